@@ -1,0 +1,188 @@
+"""Integer frequency tables, and symbols coded with them by ``constriction``'s ANS coder.
+
+A :class:`FrequencyTable` is the frozen form of an entropy model: the integer
+frequencies of a run of consecutive symbols, summing to ``2**PRECISION``. The encoder
+writes the tables into the file and the decoder reads them back, so both code with the
+very same integers and decoding is exact on any machine.
+
+>>> table = FrequencyTable.from_probabilities(-1, [0.25, 0.5, 0.25])
+>>> table.frequencies.tolist(), table.symbols
+([16384, 32768, 16384], range(-1, 2))
+>>> data = encode_symbols([(np.array([0, 0, -1, 1, 0]), table)])
+>>> decode_symbols(data, [table], [5])[0].tolist()
+[0, 0, -1, 1, 0]
+>>> unpack_tables(pack_tables([table])) == [table]
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+
+from bitstream.container import FormatError
+
+PRECISION = 16
+MAX_TABLE_SIZE = 1 << 16
+MAX_OFFSET = 1 << 30  # symbols stay well inside int32
+
+
+@dataclass(frozen=True, eq=False)
+class FrequencyTable:
+    """Integer frequencies of the symbols ``offset, offset + 1, ...``; each at least 1."""
+
+    offset: int
+    frequencies: np.ndarray
+
+    def __post_init__(self) -> None:
+        f = self.frequencies
+        if f.ndim != 1 or not 1 <= len(f) <= MAX_TABLE_SIZE:
+            raise FormatError(f"frequency table of {f.shape} entries (1 to {MAX_TABLE_SIZE})")
+        if f.min() < 1 or int(f.sum()) != 1 << PRECISION:
+            raise FormatError(f"frequency table does not sum to 2**{PRECISION} with entries >= 1")
+
+    @classmethod
+    def from_probabilities(cls, offset: int, probabilities: Sequence[float]) -> FrequencyTable:
+        """Quantize ``probabilities`` (any non-negative weights) to frequencies >= 1.
+
+        Runs on the encoder only; the decoder never sees the floats.
+        """
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.ndim != 1 or not np.all(np.isfinite(p)) or p.min() < 0 or p.sum() <= 0:
+            raise ValueError("probabilities must be finite, non-negative and not all zero")
+        spare = (1 << PRECISION) - len(p)
+        if spare < 0:
+            raise ValueError(f"{len(p)} symbols do not fit a table of precision {PRECISION}")
+        freq = 1 + np.floor(p / p.sum() * spare).astype(np.int64)
+        # hand the rounding remainder to the most probable symbols, which it costs least
+        short = (1 << PRECISION) - int(freq.sum())
+        freq[np.argsort(-p, kind="stable")[:short]] += 1
+        return cls(int(offset), freq.astype(np.uint32))
+
+    @property
+    def symbols(self) -> range:
+        return range(self.offset, self.offset + len(self.frequencies))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, FrequencyTable)
+            and self.offset == other.offset
+            and np.array_equal(self.frequencies, other.frequencies)
+        )
+
+    def bits(self, symbols: np.ndarray) -> float:
+        """The ideal cost of ``symbols`` under this table, in bits."""
+        f = self.frequencies[np.asarray(symbols) - self.offset].astype(np.float64)
+        return float(np.sum(PRECISION - np.log2(f)))
+
+    def _model(self) -> constriction.stream.model.Categorical:
+        # frequencies / 2**PRECISION is exact in float64, and constriction's own
+        # quantization of it is deterministic, so both sides build the same model.
+        return constriction.stream.model.Categorical(
+            self.frequencies.astype(np.float64) / (1 << PRECISION), perfect=False
+        )
+
+
+def encode_symbols(streams: Sequence[tuple[np.ndarray, FrequencyTable]]) -> bytes:
+    """Code each run of symbols with its table, in order; a one-symbol table costs nothing."""
+    coder = constriction.stream.stack.AnsCoder()
+    for symbols, table in reversed(streams):  # ANS is a stack: encode back to front
+        symbols = np.asarray(symbols).ravel()
+        if symbols.size and (symbols.min() < table.offset or symbols.max() >= table.symbols.stop):
+            raise ValueError(f"symbols outside the table's range {table.symbols}")
+        if len(table.frequencies) > 1 and symbols.size:
+            coder.encode_reverse((symbols - table.offset).astype(np.int32), table._model())
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_symbols(
+    data: bytes, tables: Sequence[FrequencyTable], counts: Sequence[int]
+) -> list[np.ndarray]:
+    """Decode ``counts[i]`` symbols with ``tables[i]`` for each i: the inverse of encode."""
+    if len(data) % 4:
+        raise FormatError(f"symbol stream of {len(data)} bytes is not whole 32-bit words")
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
+        runs = []
+        for table, count in zip(tables, counts, strict=True):
+            if len(table.frequencies) == 1:
+                run = np.zeros(count, dtype=np.int32)
+            else:
+                run = coder.decode(table._model(), count)
+            runs.append(run + np.int32(table.offset))
+    except ValueError as error:
+        raise FormatError(f"symbol stream is damaged: {error}") from None
+    if not coder.is_empty():
+        raise FormatError(f"symbol stream has {coder.num_words()} words left over after decoding")
+    return runs
+
+
+def _write_varints(values: np.ndarray) -> bytes:
+    out = bytearray()
+    for v in values.tolist():
+        while v >= 0x80:
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        out.append(v)
+    return bytes(out)
+
+
+class _VarintReader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def read(self) -> int:
+        value = shift = 0
+        while True:
+            if self.pos >= len(self.data):
+                raise FormatError(f"truncated table data at byte {self.pos}")
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 35:
+                raise FormatError(f"overlong number in table data at byte {self.pos}")
+
+
+def _zigzag(v: int) -> int:
+    return 2 * v if v >= 0 else -2 * v - 1
+
+
+def _unzigzag(v: int) -> int:
+    return v // 2 if v % 2 == 0 else -(v + 1) // 2
+
+
+def pack_tables(tables: Sequence[FrequencyTable]) -> bytes:
+    """Tables as varints: count, then per table its offset (zigzag), size and frequencies."""
+    values = [len(tables)]
+    for table in tables:
+        values += [_zigzag(table.offset), len(table.frequencies), *table.frequencies.tolist()]
+    return _write_varints(np.array(values, dtype=np.int64))
+
+
+def unpack_tables(data: bytes, max_tables: int = 1 << 16) -> list[FrequencyTable]:
+    """Read tables written by :func:`pack_tables`, checking every count and sum."""
+    reader = _VarintReader(data)
+    count = reader.read()
+    if count > max_tables:
+        raise FormatError(f"{count} frequency tables, at most {max_tables} expected")
+    tables = []
+    for _ in range(count):
+        offset = _unzigzag(reader.read())
+        size = reader.read()
+        if abs(offset) > MAX_OFFSET:
+            raise FormatError(f"table offset {offset} out of range at byte {reader.pos}")
+        if not 1 <= size <= MAX_TABLE_SIZE or size > len(data) - reader.pos:
+            raise FormatError(f"frequency table of {size} entries at byte {reader.pos}")
+        freq = np.array([reader.read() for _ in range(size)], dtype=np.int64)
+        if freq.max() > 1 << PRECISION:
+            raise FormatError(f"frequency above 2**{PRECISION} in table ending at {reader.pos}")
+        tables.append(FrequencyTable(offset, freq.astype(np.uint32)))
+    if reader.pos != len(data):
+        raise FormatError(f"{len(data) - reader.pos} unexpected bytes after the frequency tables")
+    return tables

@@ -1,0 +1,227 @@
+"""The public API: compress audio to ``.sae`` bytes and back, in memory or between files.
+
+>>> rate = 8000
+>>> t = np.arange(rate) / rate
+>>> audio = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1)
+>>> data = compress(audio, rate, iterations=30, hidden_channels=8)
+>>> decoded, decoded_rate = decompress(data)
+>>> decoded.shape, decoded_rate
+((8000, 2), 8000)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from bitstream import FormatError, SaeFile, read_sae, write_sae
+from codec.entropy_model import LatentEntropyModel
+from codec.files import read_audio, write_audio, write_bytes
+from codec.fit import DEFAULT_QUALITY, FitSettings, fit_song
+from codec.model import STRIDE, Autoencoder, ModelConfig, decode_track, encode_track
+
+
+class AudioError(ValueError):
+    """The audio cannot be coded: wrong shape, too many channels, NaN or infinite samples."""
+
+
+def _check_audio(audio: np.ndarray) -> np.ndarray:
+    """``audio`` as float32 (frames, channels), or an :class:`AudioError` saying why not."""
+    audio = np.asarray(audio)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.ndim != 2:
+        raise AudioError(f"audio must be shaped (frames, channels), not {audio.shape}")
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise AudioError(f"audio must hold floats in [-1, 1], not {audio.dtype}")
+    if audio.shape[1] not in (1, 2):
+        raise AudioError(
+            f"sae codes mono or stereo audio; this has {audio.shape[1]} channels "
+            "(split it into pairs first)"
+        )
+    if not np.all(np.isfinite(audio)):
+        raise AudioError("audio holds NaN or infinite samples")
+    return audio.astype(np.float32)
+
+
+def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """10 log10(signal energy / error energy) over all samples; inf for an exact copy."""
+    reference = np.asarray(reference, dtype=np.float64)
+    error = np.sum((reference - decoded) ** 2)
+    return float(10 * np.log10(np.sum(reference**2) / error)) if error > 0 else float("inf")
+
+
+def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
+    """Latent steps and the (left, right) padding that frames them: a margin of
+    ``context_steps`` latents on each side, so edge samples keep their full receptive field."""
+    edge = config.context_steps
+    steps = -(-frames // STRIDE) + 2 * edge
+    return steps, edge * STRIDE, steps * STRIDE - frames - edge * STRIDE
+
+
+def compress(
+    audio: np.ndarray,
+    sample_rate: int,
+    *,
+    quality: float = DEFAULT_QUALITY,
+    iterations: int = FitSettings.iterations,
+    seed: int = 0,
+    device: str = "cpu",
+    hidden_channels: int = ModelConfig.hidden_channels,
+    progress: bool = False,
+) -> bytes:
+    """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes."""
+    audio = _check_audio(audio)
+    if not 0 < sample_rate < 1 << 32:
+        raise AudioError(f"sample rate {sample_rate} is out of range")
+    frames, channels = audio.shape
+    config = ModelConfig(hidden_channels=hidden_channels)
+    stereo = np.repeat(audio, 2 // channels, axis=1)
+    gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) if frames else 0.0
+    if gain > 0:
+        settings = FitSettings(iterations=iterations, seed=seed, device=device)
+        model, entropy = fit_song(stereo / gain, config, settings, quality, progress)
+    else:  # silence (or nothing): an all-zero model decodes it exactly
+        gain = 1.0
+        model, entropy = Autoencoder(config), LatentEntropyModel(config.latent_channels)
+        for p in model.parameters():
+            p.data.zero_()
+    _, left, right = _padding(frames, config)
+    padded = np.pad(stereo / gain, ((left, right), (0, 0)), mode="reflect" if frames else "constant")
+    latents = torch.round(encode_track(model, torch.from_numpy(padded.T.copy()))).to(torch.int32)
+    latents = latents.numpy()
+    tables = entropy.freeze(latents.min(axis=1), latents.max(axis=1))
+    weights = {k: v.numpy() for k, v in model.decoder.state_dict().items()}
+    sae = SaeFile(
+        sample_rate=sample_rate,
+        channels=channels,
+        frames=frames,
+        gain=gain,
+        quality=quality,
+        config=config.to_dict(),
+        weights=weights,
+        tables=tables,
+        latents=latents,
+    )
+    return write_sae(sae)
+
+
+def decompress(data: bytes) -> tuple[np.ndarray, int]:
+    """``(audio, sample_rate)`` from ``.sae`` bytes; audio is float32 (frames, channels)."""
+    sae = read_sae(data)
+    try:
+        config = ModelConfig.from_dict(sae.config)
+    except (TypeError, ValueError) as error:
+        raise FormatError(f"bad model configuration: {error}") from None
+    steps, left, _ = _padding(sae.frames, config)
+    if sae.latents.shape != (config.latent_channels, steps):
+        raise FormatError(f"latents of shape {sae.latents.shape} for {sae.frames} frames")
+    if sae.frames == 0:
+        return np.zeros((0, sae.channels), dtype=np.float32), sae.sample_rate
+    model = Autoencoder(config)
+    try:
+        model.decoder.load_state_dict({k: torch.from_numpy(v) for k, v in sae.weights.items()})
+    except RuntimeError as error:
+        raise FormatError(f"decoder weights do not fit the model: {error}") from None
+    decoded = decode_track(model, torch.from_numpy(sae.latents.astype(np.float32)))
+    audio = decoded.numpy().T[left : left + sae.frames] * np.float32(sae.gain)
+    if sae.channels == 1:
+        audio = audio.mean(axis=1, keepdims=True)
+    return np.ascontiguousarray(audio), sae.sample_rate
+
+
+@dataclass(frozen=True)
+class CompressionReport:
+    """What compressing a file cost and how close the decoded file comes back."""
+
+    frames: int
+    channels: int
+    sample_rate: int
+    bytes: int
+    snr_db: float
+    seconds: float
+
+    @property
+    def bits_per_sample(self) -> float:
+        """Every byte of the file, x 8, per sample of each channel."""
+        return 8 * self.bytes / max(self.frames * self.channels, 1)
+
+    @property
+    def kbps(self) -> float:
+        return self.bits_per_sample * self.channels * self.sample_rate / 1000
+
+    @property
+    def ratio_to_pcm16(self) -> float:
+        """How many times smaller than 16-bit PCM of the same audio."""
+        return 16 / self.bits_per_sample if self.bytes else float("inf")
+
+    def to_dict(self) -> dict:
+        return {
+            **asdict(self),
+            "bits_per_sample": self.bits_per_sample,
+            "kbps": self.kbps,
+            "ratio_to_pcm16": self.ratio_to_pcm16,
+        }
+
+
+def compress_file(
+    source: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False, **options
+) -> CompressionReport:
+    """Compress the audio file ``source`` into ``target`` (.sae), written atomically.
+
+    ``options`` are those of :func:`compress`. The report's SNR comes from decoding the
+    file as written, not from the model's own estimate.
+    """
+    _refuse_same_file(source, target)
+    audio, rate = read_audio(source)
+    started = time.perf_counter()
+    data = compress(audio, rate, **options)
+    seconds = time.perf_counter() - started
+    write_bytes(target, data, overwrite)
+    with open(target, "rb") as written:
+        decoded, _ = decompress(written.read())
+    frames, channels = audio.shape
+    return CompressionReport(frames, channels, rate, len(data), snr_db(audio, decoded), seconds)
+
+
+def decompress_file(
+    source: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False
+) -> tuple[int, int, int]:
+    """Decode the ``.sae`` file ``source`` into the audio file ``target`` (format by extension).
+
+    Returns (frames, channels, sample rate) of what was written.
+    """
+    _refuse_same_file(source, target)
+    with open(source, "rb") as handle:
+        audio, rate = decompress(handle.read())
+    write_audio(target, audio, rate, overwrite)
+    return (*audio.shape, rate)
+
+
+def describe(data: bytes) -> dict:
+    """Header fields and section sizes of ``.sae`` bytes, without decoding the audio."""
+    sae = read_sae(data, decode_latents=False)
+    samples = sae.frames * sae.channels
+    return {
+        "sample_rate": sae.sample_rate,
+        "channels": sae.channels,
+        "frames": sae.frames,
+        "seconds": sae.frames / sae.sample_rate,
+        "bytes": len(data),
+        "bits_per_sample": 8 * len(data) / samples if samples else 0.0,
+        "kbps": 8 * len(data) * sae.sample_rate / sae.frames / 1000 if sae.frames else 0.0,
+        "quality": sae.quality,
+        "model": sae.config,
+        "latent_channels": len(sae.tables),
+        "constant_latent_channels": sum(len(t.frequencies) == 1 for t in sae.tables),
+        "sections": sae.section_bytes,
+    }
+
+
+def _refuse_same_file(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    if os.path.exists(target) and os.path.samefile(source, target):
+        raise OSError(f"{target} is the input file; choose another output")

@@ -1,0 +1,63 @@
+"""Reading audio, and writing outputs atomically: a temporary file, then a rename.
+
+An interrupted write never leaves a partial file under the final name, and an existing
+file is only replaced when the caller says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+class OutputExistsError(FileExistsError):
+    """The output file exists and overwriting was not asked for."""
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists (use -f to overwrite)")
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temp)
+        os.replace(temp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_output(path, overwrite) as temp:
+        temp.write_bytes(data)
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """``(audio, sample_rate)`` with audio float32 shaped (frames, channels)."""
+    audio, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+    return audio, rate
+
+
+def write_audio(
+    path: str | os.PathLike, audio: np.ndarray, sample_rate: int, overwrite: bool = False
+) -> None:
+    """Write ``audio`` (frames, channels) atomically in the format the extension names.
+
+    Samples are clipped to [-1, 1] first: integer formats would otherwise wrap around.
+    """
+    path = Path(path)
+    kind = path.suffix.lstrip(".").upper()
+    if kind not in sf.available_formats():
+        raise ValueError(f"cannot write audio as {path.suffix or 'a file with no extension'}")
+    with atomic_output(path, overwrite) as temp:
+        sf.write(temp, np.clip(audio, -1.0, 1.0), sample_rate, format=kind)
