@@ -3,7 +3,7 @@
 A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 1,
 and these sections, in this order:
 
-``HEAD`` (26 bytes, little-endian)::
+``HEAD`` (27 bytes, little-endian)::
 
     u32  sample rate (Hz)
     u8   channels of the original audio (1 or 2; mono is coded as two equal channels)

@@ -3,7 +3,7 @@
 >>> rate = 8000
 >>> t = np.arange(rate) / rate
 >>> audio = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1)
->>> data = compress(audio, rate, iterations=30, hidden_channels=8)
+>>> data = compress(audio, rate, settings=FitSettings(iterations=30, batch_size=10))
 >>> decoded, decoded_rate = decompress(data)
 >>> decoded.shape, decoded_rate
 ((8000, 2), 8000)
@@ -68,22 +68,22 @@ def compress(
     sample_rate: int,
     *,
     quality: float = DEFAULT_QUALITY,
-    iterations: int = FitSettings.iterations,
-    seed: int = 0,
-    device: str = "cpu",
-    hidden_channels: int = ModelConfig.hidden_channels,
+    settings: FitSettings = FitSettings(),
+    config: ModelConfig = ModelConfig(),
     progress: bool = False,
 ) -> bytes:
-    """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes."""
+    """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes.
+
+    ``quality`` trades bits for SNR (see :func:`codec.fit.quality_to_lambda`);
+    ``settings`` says how to fit (iterations, seed, device), ``config`` what to fit.
+    """
     audio = _check_audio(audio)
     if not 0 < sample_rate < 1 << 32:
         raise AudioError(f"sample rate {sample_rate} is out of range")
     frames, channels = audio.shape
-    config = ModelConfig(hidden_channels=hidden_channels)
     stereo = np.repeat(audio, 2 // channels, axis=1)
     gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) if frames else 0.0
     if gain > 0:
-        settings = FitSettings(iterations=iterations, seed=seed, device=device)
         model, entropy = fit_song(stereo / gain, config, settings, quality, progress)
     else:  # silence (or nothing): an all-zero model decodes it exactly
         gain = 1.0
@@ -91,7 +91,8 @@ def compress(
         for p in model.parameters():
             p.data.zero_()
     _, left, right = _padding(frames, config)
-    padded = np.pad(stereo / gain, ((left, right), (0, 0)), mode="reflect" if frames else "constant")
+    mode = "reflect" if frames else "constant"  # reflect: edge samples see music, not zeros
+    padded = np.pad(stereo / gain, ((left, right), (0, 0)), mode=mode)
     latents = torch.round(encode_track(model, torch.from_numpy(padded.T.copy()))).to(torch.int32)
     latents = latents.numpy()
     tables = entropy.freeze(latents.min(axis=1), latents.max(axis=1))

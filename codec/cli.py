@@ -103,9 +103,7 @@ def _compress(args: argparse.Namespace) -> None:
         output,
         overwrite=args.force,
         quality=args.quality,
-        iterations=args.iterations,
-        seed=args.seed,
-        device=args.device,
+        settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
         progress=not args.quiet,
     )
     print(

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from codec import AudioError, FitSettings, FormatError, compress, decompress, describe, snr_db
+from tests.conftest import TINY_CONFIG, TINY_SETTINGS, synthetic_stereo
+
+QUICK = FitSettings(iterations=3, batch_size=4)
+
+
+def test_round_trip_reaches_an_snr_floor(stereo):
+    """A broken model, table or bitstream lands near 0 dB; a working one far above."""
+    data = compress(stereo, 8000, quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    decoded, rate = decompress(data)
+    assert rate == 8000 and decoded.shape == stereo.shape and decoded.dtype == np.float32
+    assert snr_db(stereo, decoded) > 12
+    assert describe(data)["bytes"] == len(data)
+
+
+def test_decoding_is_deterministic(stereo):
+    data = compress(stereo[:2000], 8000, settings=QUICK, config=TINY_CONFIG)
+    first, _ = decompress(data)
+    second, _ = decompress(data)
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000, 96000])
+@pytest.mark.parametrize("frames", [1, 3, 4, 1001])
+def test_length_rate_and_channels_are_kept(rate, frames):
+    audio = synthetic_stereo(seconds=1, rate=rate)[:frames]
+    decoded, decoded_rate = decompress(compress(audio, rate, settings=QUICK, config=TINY_CONFIG))
+    assert decoded.shape == audio.shape and decoded_rate == rate
+
+
+def test_mono_comes_back_mono():
+    mono = synthetic_stereo()[:, 0]
+    decoded, _ = decompress(compress(mono, 8000, settings=TINY_SETTINGS, config=TINY_CONFIG))
+    assert decoded.shape == (len(mono), 1)
+    assert snr_db(mono[:, None], decoded) > 10
+
+
+@pytest.mark.parametrize("shape", [(0, 1), (0, 2)])
+def test_empty_audio_codes_to_empty_audio(shape):
+    decoded, rate = decompress(compress(np.zeros(shape, np.float32), 44100))
+    assert decoded.shape == shape and rate == 44100
+
+
+def test_digital_silence_decodes_to_silence():
+    decoded, _ = decompress(compress(np.zeros((5000, 2), np.float32), 44100))
+    assert not decoded.any()
+
+
+@pytest.mark.parametrize(
+    "audio, message",
+    [
+        (np.zeros((100, 3), np.float32), "mono or stereo audio; this has 3 channels"),
+        (np.full((100, 2), np.nan, np.float32), "NaN or infinite"),
+        (np.array([[0.0, np.inf]] * 10, np.float32), "NaN or infinite"),
+        (np.zeros((100, 2), np.int16), "floats"),
+        (np.zeros((2, 2, 2), np.float32), "shaped"),
+    ],
+)
+def test_bad_audio_is_refused(audio, message):
+    with pytest.raises(AudioError, match=message):
+        compress(audio, 44100, settings=QUICK)
+
+
+def test_bad_sample_rate_is_refused():
+    with pytest.raises(AudioError, match="sample rate"):
+        compress(np.zeros((10, 2), np.float32), 0, settings=QUICK)
+
+
+def test_damaged_bytes_raise_format_errors(stereo):
+    data = compress(stereo[:1000], 8000, settings=QUICK, config=TINY_CONFIG)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        damaged = bytearray(data)
+        damaged[rng.integers(len(data))] ^= 1 << rng.integers(8)
+        with pytest.raises(FormatError):
+            decompress(bytes(damaged))
+    for cut in range(0, len(data), max(1, len(data) // 40)):
+        with pytest.raises(FormatError):
+            decompress(data[:cut])
+    with pytest.raises(FormatError, match="not a"):
+        decompress(b"RIFF" + data[4:])

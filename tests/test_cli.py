@@ -1,0 +1,106 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from codec.cli import main
+from tests.conftest import synthetic_stereo
+
+FAST = ["--iterations", "3", "--quiet"]
+
+
+@pytest.fixture
+def wav(tmp_path) -> Path:
+    path = tmp_path / "song.wav"
+    sf.write(path, synthetic_stereo(seconds=0.5), 8000)
+    return path
+
+
+def run(*args: str):
+    """Run the real console command, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "codec", *map(str, args)], capture_output=True, text=True
+    )
+
+
+def test_compress_decompress_info(wav, tmp_path):
+    result = run("compress", wav, *FAST)
+    assert result.returncode == 0, result.stderr
+    sae = wav.with_suffix(".sae")
+    assert sae.exists()
+    for word in ("bits/sample", "kbps", "smaller than 16-bit PCM", "SNR"):
+        assert word in result.stdout
+
+    out = tmp_path / "decoded.wav"
+    assert run("decompress", sae, "-o", out).returncode == 0
+    decoded, rate = sf.read(out)
+    assert decoded.shape == (4000, 2) and rate == 8000
+
+    info = json.loads(run("info", sae, "--json").stdout)
+    assert info["frames"] == 4000 and info["channels"] == 2 and info["sample_rate"] == 8000
+    assert info["bytes"] == sae.stat().st_size == sum(info["sections"].values()) + 68
+    assert info["bits_per_sample"] == pytest.approx(8 * info["bytes"] / 8000)
+    assert "latent channels" in run("info", sae).stdout
+
+
+def test_refuses_to_overwrite_without_force(wav):
+    assert main(["compress", str(wav), *FAST]) == 0
+    sae = wav.with_suffix(".sae")
+    before = sae.read_bytes()
+    result = run("compress", wav, *FAST)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"sae: error: {sae} exists (use -f to overwrite)"
+    assert sae.read_bytes() == before
+    assert main(["compress", str(wav), *FAST, "--seed", "1", "-f"]) == 0
+    assert sae.read_bytes() != before
+
+
+def test_no_partial_files_are_left(wav):
+    main(["compress", str(wav), *FAST])
+    assert sorted(p.name for p in wav.parent.iterdir()) == ["song.sae", "song.wav"]
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["compress", "missing.wav"], 1, "missing.wav"),
+        (["compress", "{wav}", "-q", "99"], 2, "quality 99 is outside"),
+        (["compress", "{wav}", "--iterations", "0"], 2, "not a positive number"),
+        (["frobnicate"], 2, "invalid choice"),
+        (["decompress", "{junk}"], 1, "not a b'SAE"),
+        (["decompress", "{wav}", "-o", "{out}"], 1, "not a b'SAE"),
+        (["decompress", "{wav}"], 1, "is the input file"),
+        (["info", "{junk}"], 1, "not a b'SAE"),
+        (["compress", "{junkwav}"], 1, "Format not recognised"),
+        (["compress", "{nan}"], 1, "NaN"),
+        (["compress", "{six}"], 1, "6 channels"),
+        (["decompress", "{truncated}"], 1, "truncated"),
+        (["compress", "{wav}", "-o", "{wav}", "-f"], 1, "is the input file"),
+    ],
+)
+def test_errors_are_one_line_with_exit_codes(wav, tmp_path, args, code, message):
+    junk = tmp_path / "junk.sae"
+    junk.write_bytes(b"not audio at all")
+    junkwav = tmp_path / "junk.wav"
+    junkwav.write_bytes(b"not audio at all")
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.full((100, 2), np.nan, np.float32), 8000, subtype="FLOAT")
+    six = tmp_path / "six.wav"
+    sf.write(six, np.zeros((100, 6), np.float32), 8000)
+    assert main(["compress", str(wav), *FAST, "-o", str(tmp_path / "t.sae")]) == 0
+    truncated = tmp_path / "truncated.sae"
+    truncated.write_bytes((tmp_path / "t.sae").read_bytes()[:-7])
+    out = tmp_path / "out.wav"
+    names = {"wav": wav, "junk": junk, "nan": nan, "six": six, "truncated": truncated, "out": out}
+    names["junkwav"] = junkwav
+    result = run(*[a.format(**names) for a in args], *(FAST if args[0] == "compress" else []))
+    assert result.returncode == code
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert wav.exists() and sf.info(wav).frames == 4000
+    assert not out.exists()
