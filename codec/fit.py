@@ -62,10 +62,13 @@ def fit_song(
     audio: np.ndarray,
     config: ModelConfig,
     settings: FitSettings,
-    quality: float = DEFAULT_QUALITY,
+    quality: float | None = DEFAULT_QUALITY,
     progress: bool = False,
 ) -> tuple[Autoencoder, LatentEntropyModel]:
     """Fit an autoencoder and entropy model to ``audio`` (frames, 2), gain-normalized.
+
+    ``quality=None`` fits the post's plain autoencoder instead: mean squared error alone,
+    no rate term and no quantization noise (the entropy model stays untrained).
 
     Each segment is read with ``config.context_steps`` latent steps of real signal on
     both sides and only its middle is scored, so the model never learns from, or for,
@@ -82,7 +85,7 @@ def fit_song(
     params = [*model.parameters(), *entropy.parameters()]
     optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.iterations)
-    lam = quality_to_lambda(quality)
+    plain = quality is None
     offsets = torch.arange(span, device=device)
     keep = slice(config.context_steps, config.context_steps + settings.segment // STRIDE)
     hard_from = round(settings.iterations * (1 - settings.hard_fraction))
@@ -93,19 +96,24 @@ def fit_song(
         batch = signal[:, index].transpose(0, 1)  # (batch, 2, span)
         latents = model.encoder(batch)
         noisy = latents + torch.empty_like(latents).uniform_(-0.5, 0.5)
-        if iteration < hard_from:
+        if plain:
+            decoded = model.decoder(latents)
+        elif iteration < hard_from:
             decoded = model.decoder(noisy)
-        else:
+        else:  # rounded latents, with the gradient passed straight through the rounding
             decoded = model.decoder(latents + (torch.round(latents) - latents).detach())
         error = (decoded - batch)[..., margin:-margin]
         distortion = error.pow(2).mean()
-        rated = noisy[: settings.rate_segments, :, keep]
-        rate = entropy.bits(rated).sum() / (rated.shape[0] * error[0].numel())
-        loss = distortion + lam * rate
+        shown = {"snr": f"{-10 * torch.log10(distortion.detach()).item():.1f}dB"}
+        loss = distortion
+        if not plain:
+            rated = noisy[: settings.rate_segments, :, keep]
+            rate = entropy.bits(rated).sum() / (rated.shape[0] * error[0].numel())
+            loss = distortion + quality_to_lambda(quality) * rate
+            shown["bits"] = f"{rate.item():.3f}/sample"
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
-        snr = -10 * torch.log10(distortion.detach()).item()
-        bar.set_postfix(snr=f"{snr:.1f}dB", bits=f"{rate.item():.3f}/sample")
+        bar.set_postfix(shown)
     return model.cpu().eval(), entropy.cpu().eval()

@@ -1,0 +1,1 @@
+"""Rate-distortion benchmarks: sae against real codecs, MDCT+EC and an oracle curve."""

@@ -1,0 +1,164 @@
+"""The methods the benchmark runs: each codes an excerpt at one setting and decodes it.
+
+A method returns the real size of what it wrote and the audio decoded from those bytes;
+:mod:`benchmarks.rd` turns that into bits per sample and aligned SNR.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import torch
+from scipy.signal import resample_poly
+
+import codec
+from benchmarks import mdct
+from benchmarks.oracle import oracle_curve
+from codec.fit import FitSettings, fit_song
+from codec.model import ModelConfig, decode_track, encode_track
+
+
+@dataclass
+class Coded:
+    """What one run of a method produced."""
+
+    bytes: int | None  # None where there is no real file (oracle, the post's float latents)
+    decoded: np.ndarray | None  # None where the SNR is computed, not decoded (oracle)
+    encode_seconds: float
+    decode_seconds: float
+    bits_per_sample: float | None = None  # set only where ``bytes`` is None
+    snr_db: float | None = None  # set only where ``decoded`` is None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str  # legend text
+    settings: tuple
+    run: Callable[[np.ndarray, int, object], Coded]
+    sources: tuple[str, ...]  # source folders/modules its results depend on (cache key)
+    curve: bool = True  # a rate-distortion curve (False: a single reference figure)
+
+
+def _timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - started
+
+
+def run_sae(audio: np.ndarray, rate: int, quality: float) -> Coded:
+    data, encode_seconds = _timed(lambda: codec.compress(audio, rate, quality=quality))
+    (decoded, _), decode_seconds = _timed(codec.decompress, data)
+    return Coded(len(data), decoded, encode_seconds, decode_seconds)
+
+
+def run_post(audio: np.ndarray, rate: int, iterations: int) -> Coded:
+    """The post as written: plain MSE, 150 iterations of 100 x 1024, float latents."""
+    gain = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    config = ModelConfig()
+    settings = FitSettings(iterations=iterations)
+    (model, _), encode_seconds = _timed(fit_song, audio / gain, config, settings, None)
+    frames = len(audio) - len(audio) % 4
+    signal = torch.from_numpy(np.ascontiguousarray(audio[:frames].T / gain))
+    latents = encode_track(model, signal)
+    decoded, decode_seconds = _timed(decode_track, model, latents)
+    # the post's latents, unquantized float32: 64 channels at 1/4 rate for 2 channels
+    bits = 32 * latents.numel() / signal.numel()
+    return Coded(None, decoded.numpy().T * gain, encode_seconds, decode_seconds, bits)
+
+
+def run_mdct(audio: np.ndarray, rate: int, step: float) -> Coded:
+    data, encode_seconds = _timed(mdct.encode, audio.astype(np.float64), step)
+    decoded, decode_seconds = _timed(mdct.decode, data)
+    return Coded(len(data), decoded, encode_seconds, decode_seconds)
+
+
+def run_oracle(audio: np.ndarray, rate: int, theta: float) -> Coded:
+    (bits, snr), seconds = _timed(oracle_curve, audio, [theta])
+    return Coded(None, None, seconds, 0.0, float(bits[0]), float(snr[0]))
+
+
+def _soundfile_codec(fmt: str, subtype: str, coding_rate: int | None = None):
+    """A run function for a codec libsndfile writes; ``coding_rate`` resamples around it."""
+
+    def run(audio: np.ndarray, rate: int, level: float) -> Coded:
+        target = coding_rate or rate
+
+        def encode() -> bytes:
+            signal = resample_poly(audio, target, rate, axis=0) if target != rate else audio
+            buffer = io.BytesIO()
+            kind = "FLAC" if fmt == "FLAC" else fmt
+            with sf.SoundFile(
+                buffer, "w", target, audio.shape[1], subtype, format=kind, compression_level=level
+            ) as out:
+                # libsndfile 1.2.2 crashes on long single Vorbis writes: feed it in pieces
+                for start in range(0, len(signal), 1 << 16):
+                    out.write(np.clip(signal[start : start + (1 << 16)], -1, 1))
+            return buffer.getvalue()
+
+        def decode(data: bytes) -> np.ndarray:
+            decoded, decoded_rate = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
+            if decoded_rate != rate:
+                decoded = resample_poly(decoded, rate, decoded_rate, axis=0)
+            return decoded
+
+        data, encode_seconds = _timed(encode)
+        decoded, decode_seconds = _timed(decode, data)
+        return Coded(len(data), decoded, encode_seconds, decode_seconds)
+
+    return run
+
+
+CODEC_SOURCES = ("codec", "bitstream")
+LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+METHODS = {
+    m.name: m
+    for m in [
+        Method("sae", "sae (per-song fit)", (3.0, 5.0, 7.0, 9.0), run_sae, CODEC_SOURCES),
+        Method(
+            "post",
+            "the post's model (plain MSE, float latents)",
+            (150,),
+            run_post,
+            CODEC_SOURCES,
+            curve=False,
+        ),
+        Method(
+            "mdct",
+            "MDCT+EC (MSE transform codec)",
+            tuple(2.0**-e for e in range(1, 11)),
+            run_mdct,
+            ("benchmarks/mdct.py",),
+        ),
+        Method(
+            "oracle",
+            "oracle: reverse water-filling (reference, not a bound)",
+            tuple(10.0 ** (-e / 4) for e in range(2, 33)),
+            run_oracle,
+            ("benchmarks/mdct.py", "benchmarks/oracle.py"),
+        ),
+        Method(
+            "flac",
+            "FLAC (lossless)",
+            (1.0,),
+            _soundfile_codec("FLAC", "PCM_16"),
+            (),
+            curve=False,
+        ),
+        Method(
+            "opus",
+            "Opus at 48 kHz (perceptual)",
+            LEVELS,
+            _soundfile_codec("OGG", "OPUS", 48000),
+            (),
+        ),
+        Method("vorbis", "Vorbis (perceptual)", LEVELS, _soundfile_codec("OGG", "VORBIS"), ()),
+        Method("mp3", "MP3 (perceptual)", LEVELS, _soundfile_codec("MP3", "MPEG_LAYER_III"), ()),
+    ]
+}

@@ -1,0 +1,195 @@
+"""Tables and plots from the benchmark's rows: ``summary.md``, ``rd.png``, ``rd_tracks.png``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from benchmarks.methods import METHODS
+from benchmarks.metrics import bd_rate, bd_snr, snr_at
+
+RATES = (0.5, 1.0, 2.0, 4.0)
+REFERENCE = "mdct"
+
+DEFINITIONS = """\
+- **bits/sample**: every byte of the compressed file (headers and, for sae, the model's
+  weights and entropy tables included) x 8 / (frames x channels). The oracle has no file:
+  its figure is the water-filling rate. The post's model has no quantizer: its figure is
+  the size of its float32 latents.
+- **SNR**: 10 log10(sum x^2 / sum (x - x')^2) over the whole excerpt, both channels, after
+  shifting the decoded audio by the integer lag that best aligns it (the lag is reported)
+  and trimming both to the same length.
+- **SNR at a rate**: interpolated per track (monotone cubic in log rate) between measured
+  points, never extrapolated, then averaged over the tracks that reach that rate; a
+  column marked with (n) averages only n tracks.
+- **BD-SNR / BD-rate**: Bjontegaard deltas of sae against MDCT+EC, each track's curves
+  compared over their common range (monotone cubic interpolation), then averaged.
+- **x real time**: excerpt seconds / seconds to encode (for sae: fitting included) or decode.
+- Opus, Vorbis and MP3 aim at perceived quality, not SNR; their SNR is shown for
+  reference. libsndfile writes Opus only at 48 kHz and below, so Opus runs on audio
+  resampled to 48 kHz and back (scipy's polyphase resampler), which it is charged for.
+- The oracle is Gaussian reverse water-filling on mid/side MDCT coefficients with
+  per-frame, per-16-bin-band variances known for free: a reference curve, not a bound.
+"""
+
+
+def _by(rows, *keys):
+    groups = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[k] for k in keys)].append(row)
+    return groups
+
+
+def _fmt(value, digits=1, suffix=""):
+    return "—" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def _track_curve(rows):
+    return np.array([r["bits_per_sample"] for r in rows]), np.array([r["snr_db"] for r in rows])
+
+
+def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
+    per_method_track = _by(rows, "method", "track")
+    tracks = sorted({r["track"] for r in rows})
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    lines = [
+        "# Rate-distortion benchmark",
+        "",
+        f"{len(tracks)} tracks, "
+        + ("whole tracks. " if excerpt is None else f"{excerpt:g} s from the middle of each. ")
+        + "Made by `python -m benchmarks.rd`; every number below is measured from real "
+        "bytes decoded back, except the oracle's.",
+        "",
+        DEFINITIONS,
+        "## SNR (dB) at a given rate, mean over tracks",
+        "",
+        "| method | "
+        + " | ".join(f"{r:g} bit/sample" for r in RATES)
+        + " | encode x real time | decode x real time | lag (samples) |",
+        "|---" * (len(RATES) + 4) + "|",
+    ]
+    for method in methods:
+        if not METHODS[method].curve:
+            continue
+        cells = []
+        for rate in RATES:
+            values = [
+                snr_at(*_track_curve(per_method_track[(method, t)]), rate)
+                for t in tracks
+                if (method, t) in per_method_track
+            ]
+            values = [v for v in values if v is not None]
+            mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
+            cells.append(_fmt(np.mean(values) if values else None, 1, mark))
+        mine = [r for r in rows if r["method"] == method]
+        speed = []
+        for kind in ("encode", "decode"):
+            ratios = [
+                r["excerpt_seconds"] / r[f"{kind}_seconds"]
+                for r in mine
+                if r[f"{kind}_seconds"] > 0
+            ]
+            speed.append(_fmt(np.median(ratios) if ratios else None, 1))
+        lags = sorted({r["lag"] for r in mine})
+        lag = str(lags[0]) if len(lags) == 1 else f"{lags[0]} to {lags[-1]}"
+        lines.append(f"| {METHODS[method].label} | " + " | ".join(cells + speed) + f" | {lag} |")
+
+    if "sae" in methods and REFERENCE in methods:
+        lines += [
+            "",
+            "## sae against MDCT+EC",
+            "",
+            "| track | BD-SNR (dB) | BD-rate (%) |",
+            "|---|---|---|",
+        ]
+        snrs, rates = [], []
+        for t in tracks:
+            ref = _track_curve(per_method_track.get((REFERENCE, t), []))
+            test = _track_curve(per_method_track.get(("sae", t), []))
+            snr, rate = bd_snr(*ref, *test), bd_rate(*ref, *test)
+            snrs += [snr] if snr is not None else []
+            rates += [rate] if rate is not None else []
+            lines.append(f"| {t} | {_fmt(snr, 2)} | {_fmt(rate, 1)} |")
+        lines.append(
+            f"| **mean** | **{_fmt(np.mean(snrs) if snrs else None, 2)}** | "
+            f"**{_fmt(np.mean(rates) if rates else None, 1)}** |"
+        )
+        lines += ["", "Positive BD-SNR and negative BD-rate would mean sae beats MDCT+EC."]
+
+    lines += ["", "## Reference figures", ""]
+    if "flac" in methods:
+        flac = [r["bits_per_sample"] for r in rows if r["method"] == "flac"]
+        lines.append(
+            f"- FLAC (16-bit, highest compression): {np.mean(flac):.2f} bits/sample on average."
+        )
+    if "post" in methods:
+        post = [r for r in rows if r["method"] == "post"]
+        lines.append(
+            f"- The post's model as written (plain MSE, no quantization, 150 iterations of "
+            f"100 x 1024): SNR {np.mean([r['snr_db'] for r in post]):.1f} dB on average "
+            f"({min(r['snr_db'] for r in post):.1f} to {max(r['snr_db'] for r in post):.1f}), "
+            f"fitted in {np.mean([r['encode_seconds'] for r in post]):.0f} s on average; its "
+            f"float32 latents take {post[0]['bits_per_sample']:.0f} bits/sample: no compression."
+        )
+    lines += [
+        "",
+        "Per-track points: `points.csv`. Plots: `rd.png` (means), `rd_tracks.png` (per track).",
+    ]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    _plot_means(rows, methods, out / "rd.png")
+    _plot_tracks(per_method_track, methods, tracks, out / "rd_tracks.png")
+
+
+def _plot_means(rows, methods, path: Path) -> None:
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
+    for method in methods:
+        if not METHODS[method].curve:
+            continue
+        groups = _by([r for r in rows if r["method"] == method], "setting")
+        points = sorted(
+            (np.mean([r["bits_per_sample"] for r in g]), np.mean([r["snr_db"] for r in g]))
+            for g in groups.values()
+        )
+        bits, snr = zip(*points, strict=True)
+        ax.plot(bits, snr, marker="o", ms=3, label=METHODS[method].label)
+    flac = [r["bits_per_sample"] for r in rows if r["method"] == "flac"]
+    if flac:
+        ax.axvline(np.mean(flac), color="grey", ls=":", label="FLAC (lossless)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(0.25, 16)
+    ax.set_xlabel("bits per sample (every byte of the file)")
+    ax.set_ylabel("SNR (dB)")
+    ax.set_title("Rate-distortion, mean over tracks (each setting averaged)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _plot_tracks(per_method_track, methods, tracks, path: Path) -> None:
+    columns = min(4, len(tracks))
+    rows_n = -(-len(tracks) // columns)
+    fig = Figure(figsize=(4 * columns, 3.2 * rows_n))
+    axes = fig.subplots(rows_n, columns, squeeze=False)
+    for ax, track in zip(axes.ravel(), tracks, strict=False):
+        for method in methods:
+            if METHODS[method].curve and (method, track) in per_method_track:
+                bits, snr = _track_curve(
+                    sorted(per_method_track[(method, track)], key=lambda r: r["bits_per_sample"])
+                )
+                ax.plot(bits, snr, marker="o", ms=2, label=method)
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(0.25, 16)
+        ax.set_title(track, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes.ravel()[len(tracks) :]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7)
+    fig.supxlabel("bits per sample")
+    fig.supylabel("SNR (dB)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
