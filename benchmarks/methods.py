@@ -19,7 +19,7 @@ from scipy.signal import resample_poly
 import codec
 from benchmarks import mdct
 from benchmarks.oracle import oracle_curve
-from codec.fit import FitSettings, fit_song
+from codec.fit import FitSettings, fit_plain
 from codec.model import ModelConfig, decode_track, encode_track
 
 
@@ -60,11 +60,10 @@ def run_sae(audio: np.ndarray, rate: int, quality: float) -> Coded:
 def run_post(audio: np.ndarray, rate: int, iterations: int) -> Coded:
     """The post as written: plain MSE, 150 iterations of 100 x 1024, float latents."""
     gain = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-    config = ModelConfig()
-    settings = FitSettings(iterations=iterations)
-    (model, _), encode_seconds = _timed(fit_song, audio / gain, config, settings, None)
     frames = len(audio) - len(audio) % 4
     signal = torch.from_numpy(np.ascontiguousarray(audio[:frames].T / gain))
+    settings = FitSettings(iterations=iterations, batch_size=100, learning_rate=2e-2)
+    model, encode_seconds = _timed(fit_plain, signal, ModelConfig.of_post(), settings)
     latents = encode_track(model, signal)
     decoded, decode_seconds = _timed(decode_track, model, latents)
     # the post's latents, unquantized float32: 64 channels at 1/4 rate for 2 channels
@@ -120,7 +119,7 @@ LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 METHODS = {
     m.name: m
     for m in [
-        Method("sae", "sae (per-song fit)", (3.0, 5.0, 7.0, 9.0), run_sae, CODEC_SOURCES),
+        Method("sae", "sae (per-song fit)", tuple(range(2, 15, 2)), run_sae, CODEC_SOURCES),
         Method(
             "post",
             "the post's model (plain MSE, float latents)",

@@ -86,37 +86,75 @@ class FrequencyTable:
         )
 
 
-def encode_symbols(streams: Sequence[tuple[np.ndarray, FrequencyTable]]) -> bytes:
+class RawBits:
+    """A run of ``bits``-bit unsigned integers, each equally likely: costs ``bits`` per symbol."""
+
+    def __init__(self, bits: int) -> None:
+        if not 0 <= bits <= 30:
+            raise ValueError(f"raw runs take 0 to 30 bits, not {bits}")
+        self.bits = bits
+        self.offset = 0
+        self.symbols = range(1 << bits)
+
+    def _model(self) -> constriction.stream.model.Uniform:
+        return constriction.stream.model.Uniform(1 << self.bits)
+
+    def _trivial(self) -> bool:
+        return self.bits == 0
+
+
+def _is_trivial(table: FrequencyTable | RawBits) -> bool:
+    return table._trivial() if isinstance(table, RawBits) else len(table.frequencies) == 1
+
+
+def encode_symbols(streams: Sequence[tuple[np.ndarray, FrequencyTable | RawBits]]) -> bytes:
     """Code each run of symbols with its table, in order; a one-symbol table costs nothing."""
     coder = constriction.stream.stack.AnsCoder()
     for symbols, table in reversed(streams):  # ANS is a stack: encode back to front
         symbols = np.asarray(symbols).ravel()
         if symbols.size and (symbols.min() < table.offset or symbols.max() >= table.symbols.stop):
             raise ValueError(f"symbols outside the table's range {table.symbols}")
-        if len(table.frequencies) > 1 and symbols.size:
+        if symbols.size and not _is_trivial(table):
             coder.encode_reverse((symbols - table.offset).astype(np.int32), table._model())
     return coder.get_compressed().astype("<u4").tobytes()
 
 
+class SymbolReader:
+    """Decodes runs one after another from bytes of :func:`encode_symbols`.
+
+    Every run must be read, in the order it was written; :meth:`finish` checks that the
+    bytes held exactly what was read.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) % 4:
+            raise FormatError(f"symbol stream of {len(data)} bytes is not whole 32-bit words")
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, "<u4").copy())
+        except ValueError as error:
+            raise FormatError(f"symbol stream is damaged: {error}") from None
+
+    def read(self, table: FrequencyTable | RawBits, count: int) -> np.ndarray:
+        if _is_trivial(table) or count == 0:
+            return np.full(count, table.offset, dtype=np.int32)
+        try:
+            return self._coder.decode(table._model(), count) + np.int32(table.offset)
+        except ValueError as error:
+            raise FormatError(f"symbol stream is damaged: {error}") from None
+
+    def finish(self) -> None:
+        if not self._coder.is_empty():
+            words = self._coder.num_words()
+            raise FormatError(f"symbol stream has {words} words left over after decoding")
+
+
 def decode_symbols(
-    data: bytes, tables: Sequence[FrequencyTable], counts: Sequence[int]
+    data: bytes, tables: Sequence[FrequencyTable | RawBits], counts: Sequence[int]
 ) -> list[np.ndarray]:
     """Decode ``counts[i]`` symbols with ``tables[i]`` for each i: the inverse of encode."""
-    if len(data) % 4:
-        raise FormatError(f"symbol stream of {len(data)} bytes is not whole 32-bit words")
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").copy())
-        runs = []
-        for table, count in zip(tables, counts, strict=True):
-            if len(table.frequencies) == 1:
-                run = np.zeros(count, dtype=np.int32)
-            else:
-                run = coder.decode(table._model(), count)
-            runs.append(run + np.int32(table.offset))
-    except ValueError as error:
-        raise FormatError(f"symbol stream is damaged: {error}") from None
-    if not coder.is_empty():
-        raise FormatError(f"symbol stream has {coder.num_words()} words left over after decoding")
+    reader = SymbolReader(data)
+    runs = [reader.read(table, count) for table, count in zip(tables, counts, strict=True)]
+    reader.finish()
     return runs
 
 

@@ -1,34 +1,42 @@
 """The ``.sae`` file: compressed audio with everything needed to decode it.
 
-A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 1,
+A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 2,
 and these sections, in this order:
 
-``HEAD`` (27 bytes, little-endian)::
+``HEAD`` (39 bytes, little-endian)::
 
     u32  sample rate (Hz)
     u8   channels of the original audio (1 or 2; mono is coded as two equal channels)
     u64  frames of the original audio
-    u16  latent channels C
-    u32  latent steps T
+    u16  latent channels of the model
+    u32  latent steps (the latents cover the audio plus a margin at each end)
+    u16  coded channels C: latent channels 0 to C-1 carry coefficients, the rest are zero
+    u32  transform frames F of each coded channel
+    u16  transform bins B per frame
     f32  gain: the decoded signal is multiplied by it (the codec codes audio / gain)
     f32  quality the file was made with (informative)
+    f32  quantizer step: a coefficient decodes to its integer times the step
 
 ``CONF``: the model configuration as a UTF-8 JSON object; the codec checks its keys.
 
 ``WGTS``: the decoder's weights (:mod:`bitstream.weights`).
 
-``TABL``: C integer frequency tables, one per latent channel (:mod:`bitstream.entropy`).
+``CTXM``: the context maps of :mod:`bitstream.context`, as int8: ``base`` (C x GROUPS)
+then ``adjust`` (PASSES x BUCKETS).
 
-``LATS``: the C x T integer latents, channel after channel, each channel coded with its
-table (:func:`bitstream.entropy.encode_symbols`).
+``TABL``: the coefficient tables, lowest scale first (:mod:`bitstream.entropy`).
 
->>> table = FrequencyTable.from_probabilities(0, [0.5, 0.5])
->>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, {"kind": "demo"}, {},
-...               [table], np.array([[0, 1]], dtype=np.int32))
->>> blob = write_sae(sae)
->>> back = read_sae(blob)
->>> back.frames, back.latents.tolist(), back.config
-(8, [[0, 1]], {'kind': 'demo'})
+``LATS``: the C x F x B integer coefficients, coded by :mod:`bitstream.context`.
+
+>>> classes = np.arange(-3, 4)
+>>> tables = [FrequencyTable.from_probabilities(-3, 0.5 ** np.abs(classes))]
+>>> q = np.array([[[0, 1, -2, 0]] * 3])
+>>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {},
+...               np.zeros((1, GROUPS), np.int64), np.zeros((PASSES, BUCKETS), np.int64),
+...               tables, q)
+>>> back = read_sae(write_sae(sae))
+>>> back.frames, back.coefficients.tolist(), back.config
+(8, [[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]]], {'kind': 'demo'})
 """
 
 from __future__ import annotations
@@ -41,21 +49,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bitstream.container import SAE_MAGIC, FormatError, read_container, require, write_container
-from bitstream.entropy import (
-    FrequencyTable,
-    decode_symbols,
-    encode_symbols,
-    pack_tables,
-    unpack_tables,
+from bitstream.context import (
+    BUCKETS,
+    GROUPS,
+    MAX_CLASS,
+    PASSES,
+    decode_coefficients,
+    encode_coefficients,
 )
+from bitstream.entropy import FrequencyTable, pack_tables, unpack_tables
 from bitstream.weights import pack_weights, unpack_weights
 
-VERSION = 1
-SECTIONS = (b"HEAD", b"CONF", b"WGTS", b"TABL", b"LATS")
+VERSION = 2
+SECTIONS = (b"HEAD", b"CONF", b"WGTS", b"CTXM", b"TABL", b"LATS")
 MAX_FRAMES = 1 << 36  # about 18 days at 44.1 kHz
 MAX_LATENT_CHANNELS = 1024
+MAX_TABLES = 64
 
-_HEAD = struct.Struct("<IBQHIff")
+_HEAD = struct.Struct("<IBQHIHIHfff")
 
 
 @dataclass
@@ -67,29 +78,43 @@ class SaeFile:
     frames: int
     gain: float
     quality: float
+    step: float
+    latent_channels: int
+    latent_steps: int
     config: dict
     weights: dict[str, np.ndarray]
+    base: np.ndarray  # (coded channels, GROUPS)
+    adjust: np.ndarray  # (PASSES, BUCKETS)
     tables: list[FrequencyTable]
-    latents: np.ndarray  # int32, (latent channels, latent steps)
+    coefficients: np.ndarray  # integers, (coded channels, transform frames, bins)
     section_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def write_sae(sae: SaeFile) -> bytes:
-    """Serialize ``sae`` to bytes (the latents are entropy-coded with its tables)."""
-    channels, steps = sae.latents.shape
-    if len(sae.tables) != channels:
-        raise ValueError(f"{len(sae.tables)} tables for {channels} latent channels")
+    """Serialize ``sae`` to bytes (the coefficients are entropy-coded with its tables)."""
+    coded, frames, bins = sae.coefficients.shape
     head = _HEAD.pack(
-        sae.sample_rate, sae.channels, sae.frames, channels, steps, sae.gain, sae.quality
+        sae.sample_rate,
+        sae.channels,
+        sae.frames,
+        sae.latent_channels,
+        sae.latent_steps,
+        coded,
+        frames,
+        bins,
+        sae.gain,
+        sae.quality,
+        sae.step,
     )
     _check_header(*_HEAD.unpack(head))
-    streams = list(zip(sae.latents, sae.tables, strict=True))
+    maps = np.concatenate([sae.base.ravel(), sae.adjust.ravel()])
     sections = [
         (b"HEAD", head),
         (b"CONF", json.dumps(sae.config, separators=(",", ":"), sort_keys=True).encode()),
         (b"WGTS", pack_weights(sae.weights)),
+        (b"CTXM", np.clip(maps, -128, 127).astype(np.int8).tobytes()),
         (b"TABL", pack_tables(sae.tables)),
-        (b"LATS", encode_symbols(streams)),
+        (b"LATS", encode_coefficients(sae.coefficients, sae.base, sae.adjust, sae.tables)),
     ]
     return write_container(SAE_MAGIC, VERSION, sections)
 
@@ -97,55 +122,73 @@ def write_sae(sae: SaeFile) -> bytes:
 def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
     """Check and read a ``.sae`` file; every problem is a :class:`FormatError`.
 
-    With ``decode_latents=False`` only the header, configuration and sizes are read
-    (``latents`` is then an empty array), which is all ``sae info`` needs.
+    With ``decode_latents=False`` the coefficients are not decoded (an empty array takes
+    their place), which is all ``sae info`` needs.
     """
     _, sections = read_container(data, SAE_MAGIC, {VERSION})
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise FormatError(f"unknown sections {sorted(unknown)}")
-    head, conf, wgts, tabl, lats = require(sections, *SECTIONS)
+    head, conf, wgts, ctxm, tabl, lats = require(sections, *SECTIONS)
     if len(head) != _HEAD.size:
         raise FormatError(f"HEAD section is {len(head)} bytes, expected {_HEAD.size}")
-    rate, channels, frames, latent_channels, steps, gain, quality = _HEAD.unpack(head)
-    _check_header(rate, channels, frames, latent_channels, steps, gain, quality)
+    fields = _HEAD.unpack(head)
+    _check_header(*fields)
+    rate, channels, frames, latent_channels, steps, coded, tframes, bins, gain, quality, step = (
+        fields
+    )
     try:
         config = json.loads(conf.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise FormatError(f"CONF section is not JSON: {error}") from None
     if not isinstance(config, dict):
         raise FormatError("CONF section is not a JSON object")
-    tables = unpack_tables(tabl, max_tables=MAX_LATENT_CHANNELS)
-    if len(tables) != latent_channels:
-        raise FormatError(f"{len(tables)} frequency tables for {latent_channels} latent channels")
+    if len(ctxm) != coded * GROUPS + PASSES * BUCKETS:
+        raise FormatError(f"CTXM section is {len(ctxm)} bytes for {coded} coded channels")
+    maps = np.frombuffer(ctxm, dtype=np.int8).astype(np.int64)
+    base = maps[: coded * GROUPS].reshape(coded, GROUPS)
+    adjust = maps[coded * GROUPS :].reshape(PASSES, BUCKETS)
+    tables = unpack_tables(tabl, max_tables=MAX_TABLES)
+    if not tables or any(t.offset < -MAX_CLASS or t.symbols.stop > MAX_CLASS + 1 for t in tables):
+        raise FormatError(f"coefficient tables missing or beyond class {MAX_CLASS}")
+    shape = (coded, tframes, bins)
     if decode_latents:
-        latents = np.stack(decode_symbols(lats, tables, [steps] * latent_channels))
+        coefficients = decode_coefficients(lats, shape, base, adjust, tables)
     else:
-        latents = np.zeros((latent_channels, 0), dtype=np.int32)
+        coefficients = np.zeros((coded, 0, bins), dtype=np.int64)
     return SaeFile(
         sample_rate=rate,
         channels=channels,
         frames=frames,
         gain=gain,
         quality=quality,
+        step=step,
+        latent_channels=latent_channels,
+        latent_steps=steps,
         config=config,
         weights=unpack_weights(wgts),
+        base=base,
+        adjust=adjust,
         tables=tables,
-        latents=latents,
+        coefficients=coefficients,
         section_bytes={tag.decode(): len(sections[tag]) for tag in SECTIONS},
     )
 
 
-def _check_header(rate, channels, frames, latent_channels, steps, gain, quality) -> None:
+def _check_header(
+    rate, channels, frames, latent_channels, steps, coded, tframes, bins, gain, quality, step
+) -> None:
     if rate == 0:
         raise FormatError("header: sample rate is 0")
     if channels not in (1, 2):
         raise FormatError(f"header: {channels} audio channels (1 or 2 are coded)")
     if frames > MAX_FRAMES:
         raise FormatError(f"header: {frames} frames is more than {MAX_FRAMES}")
-    if not 1 <= latent_channels <= MAX_LATENT_CHANNELS:
-        raise FormatError(f"header: {latent_channels} latent channels")
-    if steps > frames + (1 << 16):
+    if not 1 <= latent_channels <= MAX_LATENT_CHANNELS or coded > latent_channels:
+        raise FormatError(f"header: {coded} coded of {latent_channels} latent channels")
+    if steps > frames // 4 + (1 << 16):
         raise FormatError(f"header: {steps} latent steps for {frames} frames")
-    if not (math.isfinite(gain) and gain > 0 and math.isfinite(quality)):
-        raise FormatError(f"header: gain {gain} or quality {quality} is not a usable number")
+    if bins < 2 or bins % 2 or tframes > steps // bins + 2:
+        raise FormatError(f"header: {tframes} transform frames of {bins} bins for {steps} steps")
+    if not all(math.isfinite(v) for v in (gain, quality, step)) or gain <= 0 or step <= 0:
+        raise FormatError(f"header: gain {gain}, quality {quality} or step {step} is unusable")

@@ -11,7 +11,7 @@ from codec.api import (
     describe,
     snr_db,
 )
-from codec.fit import DEFAULT_QUALITY, FitSettings, fit_song
+from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, fit_plain
 from codec.model import Autoencoder, ModelConfig
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "decompress",
     "decompress_file",
     "describe",
-    "fit_song",
+    "fit_decoder",
+    "fit_plain",
     "snr_db",
 ]

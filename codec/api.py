@@ -3,7 +3,7 @@
 >>> rate = 8000
 >>> t = np.arange(rate) / rate
 >>> audio = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)], axis=1)
->>> data = compress(audio, rate, settings=FitSettings(iterations=30, batch_size=10))
+>>> data = compress(audio, rate, settings=FitSettings(iterations=20, batch_size=8))
 >>> decoded, decoded_rate = decompress(data)
 >>> decoded.shape, decoded_rate
 ((8000, 2), 8000)
@@ -19,10 +19,19 @@ import numpy as np
 import torch
 
 from bitstream import FormatError, SaeFile, read_sae, write_sae
-from codec.entropy_model import LatentEntropyModel
+from codec.entropy_model import fit_context_model
 from codec.files import read_audio, write_audio, write_bytes
-from codec.fit import DEFAULT_QUALITY, FitSettings, fit_song
-from codec.model import STRIDE, Autoencoder, ModelConfig, decode_track, encode_track
+from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, quantizer_step
+from codec.model import (
+    FILTERBANK_CHANNELS,
+    STRIDE,
+    Autoencoder,
+    ModelConfig,
+    decode_track,
+    encode_track,
+    filterbank_init,
+)
+from codec.transform import frame_count, imdct, mdct
 
 
 class AudioError(ValueError):
@@ -55,6 +64,9 @@ def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(reference**2) / error)) if error > 0 else float("inf")
 
 
+ROUNDING = 0.35  # dead zone: a coefficient rounds down unless its fraction reaches 0.65
+
+
 def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
     """Latent steps and the (left, right) padding that frames them: a margin of
     ``context_steps`` latents on each side, so edge samples keep their full receptive field."""
@@ -63,52 +75,99 @@ def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
     return steps, edge * STRIDE, steps * STRIDE - frames - edge * STRIDE
 
 
+def quantize(coefficients: np.ndarray, step: float) -> np.ndarray:
+    """Integers of ``coefficients / step``, rounded with a dead zone around zero."""
+    scaled = coefficients / step
+    return (np.sign(scaled) * np.floor(np.abs(scaled) + ROUNDING)).astype(np.int64)
+
+
 def compress(
     audio: np.ndarray,
     sample_rate: int,
     *,
     quality: float = DEFAULT_QUALITY,
+    bits_per_sample: float | None = None,
     settings: FitSettings = FitSettings(),
     config: ModelConfig = ModelConfig(),
     progress: bool = False,
 ) -> bytes:
     """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes.
 
-    ``quality`` trades bits for SNR (see :func:`codec.fit.quality_to_lambda`);
-    ``settings`` says how to fit (iterations, seed, device), ``config`` what to fit.
+    ``quality`` trades bits for SNR (see :func:`codec.fit.quantizer_step`); or, with
+    ``bits_per_sample``, the quality is searched so that the whole file comes within
+    :data:`RATE_TOLERANCE` of that size (the decoder is fitted once, at the end: fitting
+    never changes the size). ``settings`` says how to fit (iterations, seed, device),
+    ``config`` what to fit.
     """
     audio = _check_audio(audio)
     if not 0 < sample_rate < 1 << 32:
         raise AudioError(f"sample rate {sample_rate} is out of range")
+    if config.post:
+        raise ValueError("the post's model has no quantizer; the codec needs ModelConfig()")
     frames, channels = audio.shape
     stereo = np.repeat(audio, 2 // channels, axis=1)
     gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) if frames else 0.0
-    if gain > 0:
-        model, entropy = fit_song(stereo / gain, config, settings, quality, progress)
-    else:  # silence (or nothing): an all-zero model decodes it exactly
-        gain = 1.0
-        model, entropy = Autoencoder(config), LatentEntropyModel(config.latent_channels)
-        for p in model.parameters():
-            p.data.zero_()
-    _, left, right = _padding(frames, config)
+    steps, left, right = _padding(frames, config)
     mode = "reflect" if frames else "constant"  # reflect: edge samples see music, not zeros
-    padded = np.pad(stereo / gain, ((left, right), (0, 0)), mode=mode)
-    latents = torch.round(encode_track(model, torch.from_numpy(padded.T.copy()))).to(torch.int32)
-    latents = latents.numpy()
-    tables = entropy.freeze(latents.min(axis=1), latents.max(axis=1))
-    weights = {k: v.numpy() for k, v in model.decoder.state_dict().items()}
-    sae = SaeFile(
-        sample_rate=sample_rate,
-        channels=channels,
-        frames=frames,
-        gain=gain,
-        quality=quality,
-        config=config.to_dict(),
-        weights=weights,
-        tables=tables,
-        latents=latents,
+    padded = np.pad(stereo / (gain or 1.0), ((left, right), (0, 0)), mode=mode)
+    signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
+    model = Autoencoder(config, decoder_inputs=FILTERBANK_CHANNELS)
+    filterbank_init(model)
+    transformed = mdct(
+        encode_track(model, signal)[:FILTERBANK_CHANNELS].double().numpy(), config.frame_steps
     )
+
+    def coded(quality: float) -> SaeFile:
+        step = quantizer_step(quality)
+        coefficients = quantize(transformed, step)
+        entropy = fit_context_model(coefficients)
+        return SaeFile(
+            sample_rate=sample_rate,
+            channels=channels,
+            frames=frames,
+            gain=gain or 1.0,
+            quality=quality,
+            step=step,
+            latent_channels=config.latent_channels,
+            latent_steps=steps,
+            config=config.to_dict(),
+            weights={k: v.numpy() for k, v in model.decoder.state_dict().items()},
+            base=entropy.base,
+            adjust=entropy.adjust,
+            tables=entropy.tables,
+            coefficients=coefficients,
+        )
+
+    if bits_per_sample is None:
+        sae = coded(quality)
+    else:
+        sae = _search_rate(coded, bits_per_sample * frames * channels / 8)
+    if gain > 0:
+        dequantized = imdct(sae.coefficients * sae.step, steps).astype(np.float32)
+        fit_decoder(model, torch.from_numpy(dequantized), signal, settings, progress)
+        sae.weights = {k: v.numpy() for k, v in model.decoder.state_dict().items()}
     return write_sae(sae)
+
+
+RATE_TOLERANCE = 0.01
+QUALITY_RANGE = (-8.0, 32.0)
+
+
+def _search_rate(coded, target_bytes: float) -> SaeFile:
+    """The coding whose file size is nearest ``target_bytes``: bisection on quality, the
+    size being monotone in it, until within RATE_TOLERANCE or the range is exhausted."""
+    low, high = QUALITY_RANGE
+    best = None
+    for _ in range(40):
+        middle = (low + high) / 2
+        sae = coded(middle)
+        size = len(write_sae(sae))
+        if best is None or abs(size - target_bytes) < abs(best[0] - target_bytes):
+            best = (size, sae)
+        if abs(size - target_bytes) <= RATE_TOLERANCE * target_bytes:
+            break
+        low, high = (middle, high) if size < target_bytes else (low, middle)
+    return best[1]
 
 
 def decompress(data: bytes) -> tuple[np.ndarray, int]:
@@ -119,16 +178,20 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
     except (TypeError, ValueError) as error:
         raise FormatError(f"bad model configuration: {error}") from None
     steps, left, _ = _padding(sae.frames, config)
-    if sae.latents.shape != (config.latent_channels, steps):
-        raise FormatError(f"latents of shape {sae.latents.shape} for {sae.frames} frames")
+    coded, frames, bins = sae.coefficients.shape
+    if (sae.latent_steps, bins, frames) != (steps, config.frame_steps, frame_count(steps, bins)):
+        raise FormatError(f"coefficients of shape {sae.coefficients.shape} for {sae.frames} frames")
+    if config.post or sae.latent_channels != config.latent_channels or coded < 1:
+        raise FormatError("the file's model is not one this codec decodes")
     if sae.frames == 0:
         return np.zeros((0, sae.channels), dtype=np.float32), sae.sample_rate
-    model = Autoencoder(config)
+    model = Autoencoder(config, decoder_inputs=coded)
     try:
         model.decoder.load_state_dict({k: torch.from_numpy(v) for k, v in sae.weights.items()})
     except RuntimeError as error:
         raise FormatError(f"decoder weights do not fit the model: {error}") from None
-    decoded = decode_track(model, torch.from_numpy(sae.latents.astype(np.float32)))
+    latents = imdct(sae.coefficients * sae.step, steps).astype(np.float32)
+    decoded = decode_track(model, torch.from_numpy(latents))
     audio = decoded.numpy().T[left : left + sae.frames] * np.float32(sae.gain)
     if sae.channels == 1:
         audio = audio.mean(axis=1, keepdims=True)
@@ -217,8 +280,9 @@ def describe(data: bytes) -> dict:
         "kbps": 8 * len(data) * sae.sample_rate / sae.frames / 1000 if sae.frames else 0.0,
         "quality": sae.quality,
         "model": sae.config,
-        "latent_channels": len(sae.tables),
-        "constant_latent_channels": sum(len(t.frequencies) == 1 for t in sae.tables),
+        "latent_channels": sae.latent_channels,
+        "coded_latent_channels": int(sae.coefficients.shape[0]),
+        "quantizer_step": sae.step,
         "sections": sae.section_bytes,
     }
 

@@ -19,8 +19,8 @@ from codec.api import AudioError, compress_file, decompress_file, describe
 from codec.fit import DEFAULT_QUALITY, FitSettings
 
 QUALITY_HELP = (
-    "quality, 0 to 16 (default %(default)s): the rate term's weight is 2**-Q, so each step "
-    "up buys about 3 dB of SNR for more bits"
+    "quality, 0 to 16 (default %(default)s): the price of a bit is 2**-Q in distortion, "
+    "which sets the quantizer step; each step up buys about 3 dB of SNR for more bits"
 )
 
 
@@ -33,6 +33,13 @@ def _quality(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 16:
         raise argparse.ArgumentTypeError(f"quality {text} is outside 0 to 16")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
 
 
@@ -60,12 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("input", type=Path, help="audio file to compress")
     c.add_argument("-o", "--output", type=Path, help="output file (default: INPUT with .sae)")
-    c.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
+    rate = c.add_mutually_exclusive_group()
+    rate.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
+    rate.add_argument(
+        "--bitrate",
+        type=_positive_float,
+        metavar="KBPS",
+        help="aim for this many kbps, every byte counted (within 1 %%), instead of a quality",
+    )
+    rate.add_argument(
+        "--bits-per-sample",
+        type=_positive_float,
+        metavar="B",
+        help="aim for this many bits per sample (per channel) instead of a quality",
+    )
     c.add_argument(
         "--iterations",
         type=_positive,
         default=FitSettings.iterations,
-        help="training iterations (default %(default)s)",
+        help="decoder fitting iterations (default %(default)s)",
     )
     c.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     c.add_argument(
@@ -98,11 +118,16 @@ def _compress(args: argparse.Namespace) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise AudioError("--device cuda: no CUDA device is available here")
     output = args.output or args.input.with_suffix(".sae")
+    bits = args.bits_per_sample
+    if args.bitrate is not None:
+        info = sf.info(str(args.input))
+        bits = args.bitrate * 1000 / (info.samplerate * info.channels)
     report = compress_file(
         args.input,
         output,
         overwrite=args.force,
         quality=args.quality,
+        bits_per_sample=bits,
         settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
         progress=not args.quiet,
     )
@@ -132,8 +157,9 @@ def _info(args: argparse.Namespace) -> None:
     print(f"  {'kbps':<24}{info['kbps']:.2f}")
     print(f"  {'quality':<24}{info['quality']:g}")
     print(f"  {'model':<24}{json.dumps(info['model'])}")
-    used = info["latent_channels"] - info["constant_latent_channels"]
-    print(f"  {'latent channels':<24}{used} coded of {info['latent_channels']}")
+    coded, total = info["coded_latent_channels"], info["latent_channels"]
+    print(f"  {'latent channels':<24}{coded} coded of {total}")
+    print(f"  {'quantizer step':<24}{info['quantizer_step']:.4g}")
     for name, size in info["sections"].items():
         print(f"  section {name:<16}{size} bytes")
 

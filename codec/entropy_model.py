@@ -1,67 +1,117 @@
-"""A learned density per latent channel: the rate term of training, frozen into tables.
+"""The entropy model of the latents' transform coefficients, fitted to the song.
 
-Each channel's latents are modelled by a mixture of logistics; the probability of the
-integer ``n`` is the mixture's mass on ``[n - 1/2, n + 1/2]``. During training the same
-formula, evaluated at latents plus uniform noise, gives a differentiable bit count.
-:meth:`LatentEntropyModel.freeze` turns the densities into the integer frequency tables
-that go into the file, so the decoder never evaluates a float probability.
+Each coefficient is modelled as Laplacian with a scale that is a product of two learned
+factors: one per latent channel and bin group (the song's spectral envelope in that
+channel), one per coding pass and context bucket (how busy the already-decoded
+neighbours are; see :mod:`bitstream.context`). The log scales are fitted to the song's
+own coefficients by alternating maximum-likelihood updates, then frozen: rounded onto a
+ladder of scales a quarter-octave apart, which gives the integer maps ``base`` and
+``adjust`` of :mod:`bitstream.context`, and one integer frequency table per ladder rung,
+built from the classes of the coefficients that use it. Maps and tables go into the
+file; the decoder never evaluates a float probability.
 
->>> model = LatentEntropyModel(channels=2)
->>> bits = model.bits(torch.zeros(1, 2, 5))
->>> bits.shape, bool(bits.sum() > 0)
-(torch.Size([1, 2, 5]), True)
->>> tables = model.freeze(np.array([-3, 0]), np.array([3, 0]))
->>> [table.symbols for table in tables]
-[range(-3, 4), range(0, 1)]
+>>> rng = np.random.default_rng(0)
+>>> q = np.round(rng.laplace(size=(2, 6, 64)) * [[[4.0]], [[0.5]]]).astype(np.int64)
+>>> model = fit_context_model(q)
+>>> data = encode_coefficients(q, model.base, model.adjust, model.tables)
+>>> bool(np.array_equal(decode_coefficients(data, q.shape, *model), q))
+True
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-import torch
-from torch import nn
 
 from bitstream import FrequencyTable
+from bitstream.context import (
+    BUCKETS,
+    GROUPS,
+    PASSES,
+    contexts,
+    decode_coefficients,  # noqa: F401  (used by the docstring example)
+    encode_coefficients,  # noqa: F401
+    pass_positions,
+    split_classes,
+)
 
-MIN_LIKELIHOOD = 1e-9
+RUNG = np.log(2) / 3  # ladder spacing in log scale: a third of an octave
+SMALLEST = 0.02  # scale of the lowest rung, in quantizer steps
+FIT_ROUNDS = 6
 
 
-def logistic_mass(low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-    """P(low < X <= high) for a standard logistic X, accurate in both tails."""
-    # mirror into the lower tail, where the sigmoid difference keeps its precision
-    flip = torch.where(low + high > 0, -1.0, 1.0)
-    return (torch.sigmoid(flip * high) - torch.sigmoid(flip * low)).abs()
+class ContextModel(NamedTuple):
+    base: np.ndarray  # (channels, GROUPS) rung offsets
+    adjust: np.ndarray  # (PASSES, BUCKETS) rung offsets
+    tables: list[FrequencyTable]  # one per rung, lowest scale first
 
 
-class LatentEntropyModel(nn.Module):
-    """Per-channel mixture of ``components`` logistics over (noisy) integer latents."""
+def coding_contexts(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat (channel, group, pass, bucket) of every coefficient of ``q``, as the coder sees them."""
+    channels, frames, bins = q.shape
+    magnitudes = np.zeros_like(q)
+    out = [[], [], [], []]
+    for p in range(PASSES):
+        f, j = pass_positions(frames, bins, p)
+        bucket, group = contexts(magnitudes, p)
+        channel = np.broadcast_to(np.arange(channels)[:, None, None], bucket.shape)
+        for part, values in zip(
+            out, (channel, group, np.full(bucket.shape, p), bucket), strict=True
+        ):
+            part.append(values.ravel())
+        magnitudes[:, f, j] = np.abs(q[:, f, j])
+    return tuple(np.concatenate(part) for part in out)
 
-    def __init__(self, channels: int, components: int = 3) -> None:
-        super().__init__()
-        self.logits = nn.Parameter(torch.zeros(channels, components))
-        self.means = nn.Parameter(torch.linspace(-1, 1, components).repeat(channels, 1))
-        self.log_scales = nn.Parameter(torch.zeros(channels, components))
 
-    def likelihood(self, latents: torch.Tensor) -> torch.Tensor:
-        """Probability of each value's unit-wide bin; ``latents`` is (batch, channels, steps)."""
-        y = latents.unsqueeze(-1)  # (batch, channels, steps, 1) against (channels, 1, K)
-        means = self.means[:, None, :]
-        inv_scales = torch.exp(-self.log_scales)[:, None, :]
-        mass = logistic_mass((y - 0.5 - means) * inv_scales, (y + 0.5 - means) * inv_scales)
-        weights = torch.softmax(self.logits, dim=-1)[:, None, :]
-        return (mass * weights).sum(-1)
+def coefficients_in_coding_order(q: np.ndarray) -> np.ndarray:
+    frames, bins = q.shape[1:]
+    return np.concatenate(
+        [q[:, f, j].ravel() for f, j in (pass_positions(frames, bins, p) for p in range(PASSES))]
+    )
 
-    def bits(self, latents: torch.Tensor) -> torch.Tensor:
-        """Bits for each latent value under the model (differentiable)."""
-        return -torch.log2(self.likelihood(latents).clamp_min(MIN_LIKELIHOOD))
 
-    def freeze(self, low: np.ndarray, high: np.ndarray) -> list[FrequencyTable]:
-        """One integer table per channel c covering the symbols ``low[c]..high[c]``."""
-        grid = torch.arange(int(low.min()), int(high.max()) + 1, dtype=torch.float32)
-        with torch.no_grad():
-            p = self.likelihood(grid.expand(1, len(self.logits), -1))[0].double().numpy()
-        start = int(low.min())
-        return [
-            FrequencyTable.from_probabilities(lo, p[c, lo - start : hi - start + 1])
-            for c, (lo, hi) in enumerate(zip(low.tolist(), high.tolist(), strict=True))
-        ]
+def fit_context_model(q: np.ndarray) -> ContextModel:
+    """Fit and freeze the entropy model to integer coefficients (channels, frames, bins)."""
+    channel, group, passes, bucket = coding_contexts(q)
+    magnitude = np.abs(coefficients_in_coding_order(q)).astype(np.float64) + 0.05
+    envelope_key = channel * GROUPS + group
+    context_key = passes * BUCKETS + bucket
+    envelope = np.zeros(len(q) * GROUPS)
+    context = np.zeros(PASSES * BUCKETS)
+
+    def mean_by(key, values, size):
+        total = np.bincount(key, values, size)
+        count = np.bincount(key, minlength=size)
+        return np.where(count > 0, total / np.maximum(count, 1), 1.0)
+
+    # Laplace maximum likelihood for scale = exp(envelope + context), one factor at a time
+    for _ in range(FIT_ROUNDS):
+        envelope = np.log(
+            mean_by(envelope_key, magnitude / np.exp(context[context_key]), envelope.size)
+        )
+        context = np.log(
+            mean_by(context_key, magnitude / np.exp(envelope[envelope_key]), context.size)
+        )
+    base = np.round((envelope - np.log(SMALLEST)) / RUNG).astype(np.int64)
+    adjust = np.round(context / RUNG).astype(np.int64)
+    rungs = int(np.clip(base.max() + adjust.max(), 0, 63)) + 1
+    rung = np.clip(base[envelope_key] + adjust[context_key], 0, rungs - 1)
+    classes = split_classes(coefficients_in_coding_order(q))[0]
+    return ContextModel(
+        base.reshape(len(q), GROUPS), adjust.reshape(PASSES, BUCKETS), _tables(classes, rung, rungs)
+    )
+
+
+def _tables(classes: np.ndarray, rung: np.ndarray, rungs: int) -> list[FrequencyTable]:
+    """Each rung's table: the counts of its classes, over the range it needs."""
+    tables = []
+    for k in range(rungs):
+        mine = classes[rung == k]
+        if mine.size == 0:
+            tables.append(FrequencyTable.from_probabilities(0, [1.0]))
+            continue
+        low, high = int(mine.min()), int(mine.max())
+        counts = np.bincount(mine - low, minlength=high - low + 1).astype(np.float64)
+        tables.append(FrequencyTable.from_probabilities(low, counts))
+    return tables

@@ -1,27 +1,32 @@
-"""Fitting a model to one song: Adam on random stereo segments of the song itself.
+"""Fitting a model to one song, and the quality scale.
 
-The loss is ``distortion + lambda * rate``: distortion is the mean squared error of the
-gain-normalized audio (so ``1 / distortion`` is the SNR), rate the bits per audio sample
-that the entropy model predicts for the latents plus uniform noise, the usual relaxation
-of rounding. ``quality`` picks lambda on a log scale: each step up halves lambda, which
-buys roughly 3 dB of SNR for more bits.
+``quality`` q sets lambda = 2**-q, the price in distortion (mean squared error of the
+gain-normalized audio, so 1 / distortion is the SNR) of one bit per sample. The codec
+turns lambda into the quantizer step at which uniform quantization with entropy coding
+trades bits for distortion at that slope, step = sqrt(6 lambda / ln 2): each quality step
+is worth about 3 dB.
 
->>> audio = np.random.default_rng(0).standard_normal((4096, 2)).astype(np.float32)
->>> model, entropy = fit_song(audio, ModelConfig(hidden_channels=4),
-...                           FitSettings(iterations=2, batch_size=2), quality=5.0)
->>> type(model).__name__, type(entropy).__name__
-('Autoencoder', 'LatentEntropyModel')
+Two fits live here. :func:`fit_decoder` fits the codec's decoder to the song: Adam on
+random segments of the song's own quantized latents, to reproduce the song (mean squared
+error), so the decoder learns what the quantizer threw away as well as it can.
+:func:`fit_plain` is the original post's recipe, a plain autoencoder trained on mean
+squared error with no quantization, kept to reproduce the post.
+
+>>> audio = torch.randn(2, 4096)
+>>> model = fit_plain(audio, ModelConfig.of_post(), FitSettings(iterations=2, batch_size=2))
+>>> type(model).__name__
+'Autoencoder'
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from codec.entropy_model import LatentEntropyModel
 from codec.model import STRIDE, Autoencoder, ModelConfig
 
 DEFAULT_QUALITY = 7.0
@@ -32,88 +37,105 @@ def quality_to_lambda(quality: float) -> float:
     return 2.0 ** (-quality)
 
 
+def quantizer_step(quality: float) -> float:
+    """The step, in units of the normalized latents, that lambda(quality) calls for."""
+    return math.sqrt(6 * quality_to_lambda(quality) / math.log(2))
+
+
 @dataclass(frozen=True)
 class FitSettings:
-    """How a model is fitted: the post's batches of 100 x 1024 samples, Adam.
+    """How a model is fitted: Adam on batches of random segments of the song."""
 
-    ``rate_segments`` of each batch estimate the rate (the entropy model is most of the
-    cost of an iteration; a quarter of the batch gives the same fit in half the time).
-    The last ``hard_fraction`` of iterations feed the decoder rounded latents (with a
-    straight-through gradient) instead of noisy ones, so it learns the values it will see.
-    """
-
-    iterations: int = 1000
-    learning_rate: float = 2e-2
-    batch_size: int = 100
-    segment: int = 1024
-    rate_segments: int = 25
-    hard_fraction: float = 0.2
+    iterations: int = 300
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    segment: int = 1024  # audio samples scored per segment
     seed: int = 0
     device: str = "cpu"
 
 
-def training_signal(audio: np.ndarray, min_frames: int) -> torch.Tensor:
-    """(2, frames) tensor of ``audio`` (frames, 2), repeated until it holds ``min_frames``."""
-    reps = -(-min_frames // len(audio))
-    return torch.from_numpy(np.ascontiguousarray(np.tile(audio, (reps, 1)).T))
+def _batches(settings: FitSettings, length: int, span: int):
+    """Start positions of ``settings.batch_size`` random windows of ``span``, per iteration."""
+    rng = np.random.default_rng(settings.seed)
+    for _ in range(settings.iterations):
+        yield torch.as_tensor(rng.integers(0, length - span + 1, settings.batch_size))
 
 
-def fit_song(
-    audio: np.ndarray,
-    config: ModelConfig,
+def _windows(signal: torch.Tensor, starts: torch.Tensor, span: int) -> torch.Tensor:
+    """(batch, channels, span) windows of ``signal`` (channels, length)."""
+    index = starts.to(signal.device)[:, None] + torch.arange(span, device=signal.device)
+    return signal[:, index].transpose(0, 1)
+
+
+def fit_decoder(
+    model: Autoencoder,
+    latents: torch.Tensor,
+    audio: torch.Tensor,
     settings: FitSettings,
-    quality: float | None = DEFAULT_QUALITY,
     progress: bool = False,
-) -> tuple[Autoencoder, LatentEntropyModel]:
-    """Fit an autoencoder and entropy model to ``audio`` (frames, 2), gain-normalized.
+) -> Autoencoder:
+    """Fit ``model.decoder`` so that it turns ``latents`` (inputs, steps), the dequantized
+    latents of the song, into ``audio`` (2, 4 x steps), the gain-normalized song.
 
-    ``quality=None`` fits the post's plain autoencoder instead: mean squared error alone,
-    no rate term and no quantization noise (the entropy model stays untrained).
-
-    Each segment is read with ``config.context_steps`` latent steps of real signal on
-    both sides and only its middle is scored, so the model never learns from, or for,
-    zero-padded edges.
+    Segments are read with ``context_steps`` latents of real signal on both sides and
+    only their middle is scored, so nothing is learned from zero-padded edges.
     """
     torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
     device = torch.device(settings.device)
-    margin = config.context_steps * STRIDE
-    span = settings.segment + 2 * margin
-    signal = training_signal(audio, span).to(device)
-    model = Autoencoder(config).to(device)
-    entropy = LatentEntropyModel(config.latent_channels).to(device)
-    params = [*model.parameters(), *entropy.parameters()]
-    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
+    decoder = model.decoder.to(device).train()
+    context = model.config.context_steps
+    steps = max(1, min(settings.segment // STRIDE, latents.shape[1] - 2 * context))
+    span = steps + 2 * context
+    latents, audio = latents.to(device), audio.to(device)
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.iterations)
-    plain = quality is None
-    offsets = torch.arange(span, device=device)
-    keep = slice(config.context_steps, config.context_steps + settings.segment // STRIDE)
-    hard_from = round(settings.iterations * (1 - settings.hard_fraction))
-    bar = tqdm(range(settings.iterations), desc="fitting", disable=not progress, unit="it")
-    for iteration in bar:
-        starts = rng.integers(0, signal.shape[1] - span + 1, settings.batch_size)
-        index = torch.as_tensor(starts, device=device)[:, None] + offsets
-        batch = signal[:, index].transpose(0, 1)  # (batch, 2, span)
-        latents = model.encoder(batch)
-        noisy = latents + torch.empty_like(latents).uniform_(-0.5, 0.5)
-        if plain:
-            decoded = model.decoder(latents)
-        elif iteration < hard_from:
-            decoded = model.decoder(noisy)
-        else:  # rounded latents, with the gradient passed straight through the rounding
-            decoded = model.decoder(latents + (torch.round(latents) - latents).detach())
-        error = (decoded - batch)[..., margin:-margin]
-        distortion = error.pow(2).mean()
-        shown = {"snr": f"{-10 * torch.log10(distortion.detach()).item():.1f}dB"}
-        loss = distortion
-        if not plain:
-            rated = noisy[: settings.rate_segments, :, keep]
-            rate = entropy.bits(rated).sum() / (rated.shape[0] * error[0].numel())
-            loss = distortion + quality_to_lambda(quality) * rate
-            shown["bits"] = f"{rate.item():.3f}/sample"
+    margin = context * STRIDE
+    bar = tqdm(
+        _batches(settings, latents.shape[1], span),
+        total=settings.iterations,
+        desc="fitting decoder",
+        disable=not progress,
+        unit="it",
+    )
+    for starts in bar:
+        decoded = decoder(_windows(latents, starts, span))
+        target = _windows(audio, starts * STRIDE, span * STRIDE)
+        distortion = (decoded - target)[..., margin:-margin].pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        distortion.backward()
         optimizer.step()
         schedule.step()
-        bar.set_postfix(shown)
-    return model.cpu().eval(), entropy.cpu().eval()
+        bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
+    model.cpu().eval()
+    return model
+
+
+def fit_plain(
+    audio: torch.Tensor, config: ModelConfig, settings: FitSettings, progress: bool = False
+) -> Autoencoder:
+    """The post's recipe: an autoencoder fitted to ``audio`` (2, frames) on plain mean
+    squared error, latents unquantized."""
+    torch.manual_seed(settings.seed)
+    device = torch.device(settings.device)
+    model = Autoencoder(config).to(device)
+    margin = config.context_steps * STRIDE
+    span = settings.segment + 2 * margin
+    reps = -(-span // audio.shape[1])
+    signal = audio.repeat(1, reps).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    bar = tqdm(
+        _batches(settings, signal.shape[1], span),
+        total=settings.iterations,
+        desc="fitting",
+        disable=not progress,
+        unit="it",
+    )
+    for starts in bar:
+        batch = _windows(signal, starts, span)
+        error = (model.decoder(model.encoder(batch)) - batch)[..., margin:-margin]
+        distortion = error.pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        distortion.backward()
+        optimizer.step()
+        bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
+    return model.cpu().eval()

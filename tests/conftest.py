@@ -1,20 +1,21 @@
-"""Shared fixtures: synthetic signals made here, and one small model fitted once."""
+"""Shared helpers: synthetic signals made here, and tiny fitting settings."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from codec import FitSettings, ModelConfig, fit_song
+from codec import FitSettings, ModelConfig
 
-# Fits in tests are tiny: a small hidden layer and small batches, enough to beat a floor
-# that a broken model would miss, nowhere near the benchmark's settings.
-TINY_CONFIG = ModelConfig(hidden_channels=8)
-TINY_SETTINGS = FitSettings(iterations=150, batch_size=16, learning_rate=1e-2)
+# Fits in tests are tiny: a small hidden layer and a few small batches, enough to beat a
+# floor that a broken model would miss, nowhere near the benchmark's settings.
+TINY_CONFIG = ModelConfig(hidden_channels=8, frame_steps=64)
+TINY_SETTINGS = FitSettings(iterations=40, batch_size=8)
+QUICK = FitSettings(iterations=2, batch_size=4)
 
 
 def synthetic_stereo(seconds: float = 2.0, rate: int = 8000, seed: int = 0) -> np.ndarray:
-    """A few decaying tones, different in each channel, plus a little noise: (frames, 2)."""
+    """A few tones, different in each channel, swelling and fading, plus a little noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     left = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 550 * t + 1)
@@ -26,10 +27,3 @@ def synthetic_stereo(seconds: float = 2.0, rate: int = 8000, seed: int = 0) -> n
 @pytest.fixture(scope="session")
 def stereo() -> np.ndarray:
     return synthetic_stereo()
-
-
-@pytest.fixture(scope="session")
-def fitted(stereo):
-    """(model, entropy model) fitted to the synthetic stereo signal, gain-normalized."""
-    audio = stereo / np.sqrt(np.mean(stereo**2))
-    return fit_song(audio, TINY_CONFIG, TINY_SETTINGS, quality=8.0)

@@ -42,9 +42,21 @@ def test_compress_decompress_info(wav, tmp_path):
 
     info = json.loads(run("info", sae, "--json").stdout)
     assert info["frames"] == 4000 and info["channels"] == 2 and info["sample_rate"] == 8000
-    assert info["bytes"] == sae.stat().st_size == sum(info["sections"].values()) + 68
+    assert info["bytes"] == sae.stat().st_size == sum(info["sections"].values()) + 8 + 6 * 12
     assert info["bits_per_sample"] == pytest.approx(8 * info["bytes"] / 8000)
     assert "latent channels" in run("info", sae).stdout
+
+
+def test_bitrate_target(tmp_path):
+    wav = tmp_path / "noisy.wav"
+    audio = synthetic_stereo(seconds=3, rate=16000)
+    audio += 0.05 * np.random.default_rng(0).standard_normal(audio.shape).astype(np.float32)
+    sf.write(wav, audio, 16000, subtype="FLOAT")
+    assert main(["compress", str(wav), "--bitrate", "48", *FAST]) == 0
+    kbps = 8 * wav.with_suffix(".sae").stat().st_size / 3 / 1000
+    assert kbps == pytest.approx(48, rel=0.03)
+    result = run("compress", wav, "--bitrate", "48", "-q", "5", "-f", *FAST)
+    assert result.returncode == 2 and "not allowed with" in result.stderr
 
 
 def test_refuses_to_overwrite_without_force(wav):

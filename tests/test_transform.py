@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+from codec.transform import frame_count, imdct, mdct
+
+
+@pytest.mark.parametrize("hop", [2, 4, 64, 512])
+@pytest.mark.parametrize("length", [1, 5, 64, 1000])
+def test_perfect_reconstruction(hop, length):
+    x = np.random.default_rng(length).standard_normal((2, length))
+    coefficients = mdct(x, hop)
+    assert coefficients.shape == (2, frame_count(length, hop), hop)
+    np.testing.assert_allclose(imdct(coefficients, length), x, atol=1e-10)
+
+
+def test_orthonormal_energy_and_frequency_resolution():
+    hop = 256
+    t = np.arange(64 * hop)
+    tone = np.sin(2 * np.pi * 40.5 / (2 * hop) * t)  # the centre of bin 40
+    coefficients = mdct(tone, hop)
+    np.testing.assert_allclose(np.sum(coefficients**2), np.sum(tone**2), rtol=1e-9)
+    middle = coefficients[10:-10]
+    assert np.all(np.argmax(np.abs(middle), axis=1) == 40)
+    assert np.sum(middle[:, 38:43] ** 2) > 0.99 * np.sum(middle**2)
