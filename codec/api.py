@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,7 +23,13 @@ import torch
 from bitstream import FormatError, SaeFile, read_sae, write_sae
 from codec.entropy_model import fit_context_model
 from codec.files import read_audio, write_audio, write_bytes
-from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, quantizer_step
+from codec.fit import (
+    DEFAULT_QUALITY,
+    FitSettings,
+    fit_decoder,
+    quality_to_lambda,
+    quantizer_step,
+)
 from codec.model import (
     FILTERBANK_CHANNELS,
     STRIDE,
@@ -96,8 +104,10 @@ def compress(
     ``quality`` trades bits for SNR (see :func:`codec.fit.quantizer_step`); or, with
     ``bits_per_sample``, the quality is searched so that the whole file comes within
     :data:`RATE_TOLERANCE` of that size (the decoder is fitted once, at the end: fitting
-    never changes the size). ``settings`` says how to fit (iterations, seed, device),
-    ``config`` what to fit.
+    never changes the size). The transform along latent time uses frames of
+    ``config.frame_steps`` latents or half that, whichever costs less distortion +
+    lambda x rate for this song.
+    ``settings`` says how to fit (iterations, seed, device), ``config`` what to fit.
     """
     audio = _check_audio(audio)
     if not 0 < sample_rate < 1 << 32:
@@ -113,15 +123,18 @@ def compress(
     signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
     model = Autoencoder(config, decoder_inputs=FILTERBANK_CHANNELS)
     filterbank_init(model)
-    transformed = mdct(
-        encode_track(model, signal)[:FILTERBANK_CHANNELS].double().numpy(), config.frame_steps
-    )
+    latents = encode_track(model, signal)[:FILTERBANK_CHANNELS].double().numpy()
+    samples = max(frames * channels, 1)
 
-    def coded(quality: float) -> SaeFile:
+    @functools.cache
+    def transformed(frame_steps: int) -> np.ndarray:
+        return mdct(latents, frame_steps)
+
+    def coded(quality: float, frame_steps: int) -> Candidate:
         step = quantizer_step(quality)
-        coefficients = quantize(transformed, step)
+        coefficients = quantize(transformed(frame_steps), step)
         entropy = fit_context_model(coefficients)
-        return SaeFile(
+        sae = SaeFile(
             sample_rate=sample_rate,
             channels=channels,
             frames=frames,
@@ -130,44 +143,63 @@ def compress(
             step=step,
             latent_channels=config.latent_channels,
             latent_steps=steps,
-            config=config.to_dict(),
+            config=replace(config, frame_steps=frame_steps).to_dict(),
             weights={k: v.numpy() for k, v in model.decoder.state_dict().items()},
             base=entropy.base,
             adjust=entropy.adjust,
             tables=entropy.tables,
             coefficients=coefficients,
         )
+        error = np.sum((transformed(frame_steps) - coefficients * step) ** 2)
+        # the transforms are (near) orthonormal: coefficient error is audio error
+        return Candidate(sae, 8 * len(write_sae(sae)) / samples, error / samples)
 
-    if bits_per_sample is None:
-        sae = coded(quality)
-    else:
-        sae = _search_rate(coded, bits_per_sample * frames * channels / 8)
+    candidates = []
+    # dense music codes better with shorter frames, tonal music with longer ones
+    for frame_steps in (config.frame_steps // 2, config.frame_steps):
+        code = functools.partial(coded, frame_steps=frame_steps)
+        if bits_per_sample is None:
+            candidates.append(code(quality))
+        else:
+            candidates.append(_search_rate(code, bits_per_sample))
+    lam = quality_to_lambda(quality)
+    best = min(candidates, key=lambda c: c.distortion + lam * c.bits_per_sample)
+    sae = best.sae
     if gain > 0:
         dequantized = imdct(sae.coefficients * sae.step, steps).astype(np.float32)
-        fit_decoder(model, torch.from_numpy(dequantized), signal, settings, progress)
+        bits = best.bits_per_sample if progress else None
+        fit_decoder(model, torch.from_numpy(dequantized), signal, settings, progress, bits)
         sae.weights = {k: v.numpy() for k, v in model.decoder.state_dict().items()}
     return write_sae(sae)
+
+
+class Candidate(NamedTuple):
+    """One way of coding the song, before the decoder is fitted (which keeps the size)."""
+
+    sae: SaeFile
+    bits_per_sample: float
+    distortion: float  # mean squared error of the gain-normalized audio
 
 
 RATE_TOLERANCE = 0.01
 QUALITY_RANGE = (-8.0, 32.0)
 
 
-def _search_rate(coded, target_bytes: float) -> SaeFile:
-    """The coding whose file size is nearest ``target_bytes``: bisection on quality, the
-    size being monotone in it, until within RATE_TOLERANCE or the range is exhausted."""
+def _search_rate(coded, bits_per_sample: float) -> Candidate:
+    """The coding whose size is nearest ``bits_per_sample``: bisection on quality, the size
+    being monotone in it, until within RATE_TOLERANCE or the range is exhausted."""
     low, high = QUALITY_RANGE
     best = None
     for _ in range(40):
         middle = (low + high) / 2
-        sae = coded(middle)
-        size = len(write_sae(sae))
-        if best is None or abs(size - target_bytes) < abs(best[0] - target_bytes):
-            best = (size, sae)
-        if abs(size - target_bytes) <= RATE_TOLERANCE * target_bytes:
+        candidate = coded(middle)
+        miss = candidate.bits_per_sample - bits_per_sample
+        if best is None or abs(miss) < abs(best.bits_per_sample - bits_per_sample):
+            best = candidate
+        if abs(miss) <= RATE_TOLERANCE * bits_per_sample:
             break
-        low, high = (middle, high) if size < target_bytes else (low, middle)
-    return best[1]
+        low, high = (middle, high) if miss < 0 else (low, middle)
+    return best
 
 
 def decompress(data: bytes) -> tuple[np.ndarray, int]:

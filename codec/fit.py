@@ -47,8 +47,8 @@ class FitSettings:
     """How a model is fitted: Adam on batches of random segments of the song."""
 
     iterations: int = 300
-    learning_rate: float = 1e-3
-    batch_size: int = 32
+    learning_rate: float = 3e-4  # small: the decoder starts near-perfect, and is refined
+    batch_size: int = 100  # the post's batches: 100 segments of 1024 stereo samples
     segment: int = 1024  # audio samples scored per segment
     seed: int = 0
     device: str = "cpu"
@@ -73,9 +73,11 @@ def fit_decoder(
     audio: torch.Tensor,
     settings: FitSettings,
     progress: bool = False,
+    bits_per_sample: float | None = None,
 ) -> Autoencoder:
     """Fit ``model.decoder`` so that it turns ``latents`` (inputs, steps), the dequantized
     latents of the song, into ``audio`` (2, 4 x steps), the gain-normalized song.
+    ``bits_per_sample``, the file's size, is shown on the progress bar.
 
     Segments are read with ``context_steps`` latents of real signal on both sides and
     only their middle is scored, so nothing is learned from zero-padded edges.
@@ -90,10 +92,11 @@ def fit_decoder(
     optimizer = torch.optim.Adam(decoder.parameters(), lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.iterations)
     margin = context * STRIDE
+    rate = "" if bits_per_sample is None else f" at {bits_per_sample:.3f} bits/sample"
     bar = tqdm(
         _batches(settings, latents.shape[1], span),
         total=settings.iterations,
-        desc="fitting decoder",
+        desc=f"fitting decoder{rate}",
         disable=not progress,
         unit="it",
     )
