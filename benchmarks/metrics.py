@@ -62,13 +62,16 @@ def snr_at(bits: np.ndarray, snr: np.ndarray, rate: float) -> float | None:
     return float(PchipInterpolator(np.log2(bits), snr)(np.log2(rate)))
 
 
-def bd_snr(ref_bits, ref_snr, test_bits, test_snr, samples: int = 200) -> float | None:
-    """Mean SNR gain (dB) of the test curve over the reference on their common rate range."""
+def bd_snr(
+    ref_bits, ref_snr, test_bits, test_snr, window=(0.0, np.inf), samples: int = 200
+) -> float | None:
+    """Mean SNR gain (dB) of the test curve over the reference, over their common rate
+    range within ``window`` (bits per sample)."""
     rb, rs = _curve(ref_bits, ref_snr)
     tb, ts = _curve(test_bits, test_snr)
     if len(rb) < 2 or len(tb) < 2:
         return None
-    low, high = max(rb[0], tb[0]), min(rb[-1], tb[-1])
+    low, high = max(rb[0], tb[0], window[0]), min(rb[-1], tb[-1], window[1])
     if low >= high:
         return None
     grid = np.linspace(np.log2(low), np.log2(high), samples)
@@ -77,13 +80,18 @@ def bd_snr(ref_bits, ref_snr, test_bits, test_snr, samples: int = 200) -> float 
     return float(np.mean(test - ref))
 
 
-def bd_rate(ref_bits, ref_snr, test_bits, test_snr, samples: int = 200) -> float | None:
-    """Mean rate change (%) of the test curve against the reference at equal SNR."""
+def bd_rate(
+    ref_bits, ref_snr, test_bits, test_snr, window=(0.0, np.inf), samples: int = 200
+) -> float | None:
+    """Mean rate change (%) of the test curve against the reference at equal SNR, over the
+    SNR range both reach while the reference's rate is within ``window``."""
     rb, rs = _curve(ref_bits, ref_snr)
     tb, ts = _curve(test_bits, test_snr)
     if len(rb) < 2 or len(tb) < 2:
         return None
-    low, high = max(rs[0], ts[0]), min(rs[-1], ts[-1])
+    reference = PchipInterpolator(np.log2(rb), rs)
+    limits = np.clip(np.log2(np.maximum(window, 1e-300)), np.log2(rb[0]), np.log2(rb[-1]))
+    low, high = max(float(reference(limits[0])), ts[0]), min(float(reference(limits[1])), ts[-1])
     if low >= high:
         return None
     grid = np.linspace(low, high, samples)

@@ -85,6 +85,15 @@ def run_one(track: str, path: str, excerpt: float | None, method: str, setting) 
     }
 
 
+def _drop_stale(cache: Path, methods: list[str], excerpt: float | None) -> None:
+    """Delete cached results of these methods made by code that has since changed."""
+    for method in methods:
+        key = source_hash(METHODS[method].sources)
+        for path in cache.glob(f"*__{method}__*__{excerpt or 0:g}__*.json"):
+            if not path.stem.endswith(key):
+                path.unlink()
+
+
 def _init_worker(threads: int) -> None:
     import torch
 
@@ -153,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(f"{row['track']} {row['method']} {row['setting']:g}")
             futures[future].write_text(json.dumps(row))
             rows.append(row)
+    _drop_stale(cache, args.methods, excerpt)
     rows.sort(key=lambda r: (r["method"], r["track"], r["setting"]))
     with open(args.out / "points.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)

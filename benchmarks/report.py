@@ -13,6 +13,7 @@ from benchmarks.metrics import bd_rate, bd_snr, snr_at
 
 RATES = (0.5, 1.0, 2.0, 4.0)
 REFERENCE = "mdct"
+BD_WINDOW = (0.5, 4.0)  # bits per sample the Bjontegaard deltas are taken over
 
 DEFINITIONS = """\
 - **bits/sample**: every byte of the compressed file (headers and, for sae, the model's
@@ -26,7 +27,8 @@ DEFINITIONS = """\
   points, never extrapolated, then averaged over the tracks that reach that rate; a
   column marked with (n) averages only n tracks.
 - **BD-SNR / BD-rate**: Bjontegaard deltas of sae against MDCT+EC, each track's curves
-  compared over their common range (monotone cubic interpolation), then averaged.
+  compared over their common range within 0.5 to 4 bits/sample (monotone cubic
+  interpolation in log rate), then averaged over tracks.
 - **x real time**: excerpt seconds / seconds to encode (for sae: fitting included) or decode.
 - Opus, Vorbis and MP3 aim at perceived quality, not SNR; their SNR is shown for
   reference. libsndfile writes Opus only at 48 kHz and below, so Opus runs on audio
@@ -109,7 +111,7 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
         for t in tracks:
             ref = _track_curve(per_method_track.get((REFERENCE, t), []))
             test = _track_curve(per_method_track.get(("sae", t), []))
-            snr, rate = bd_snr(*ref, *test), bd_rate(*ref, *test)
+            snr, rate = bd_snr(*ref, *test, BD_WINDOW), bd_rate(*ref, *test, BD_WINDOW)
             snrs += [snr] if snr is not None else []
             rates += [rate] if rate is not None else []
             lines.append(f"| {t} | {_fmt(snr, 2)} | {_fmt(rate, 1)} |")

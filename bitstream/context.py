@@ -60,38 +60,50 @@ def bin_groups(bins: int) -> np.ndarray:
 _LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
 
 
-def pass_positions(frames: int, bins: int, pass_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frame indices, bin indices) a pass covers, as an open mesh."""
+def pass_positions(frames: int, bins: int, pass_index: int, pad: tuple[int, int] = (0, 0)):
+    """(frame slice, bin slice) a pass covers, each shifted by ``pad``."""
     level, bin_parity = divmod(pass_index, 2)
     first, stride = _LEVELS[level]
-    return np.arange(first, frames, stride)[:, None], np.arange(bin_parity, bins, 2)[None, :]
+    return (
+        slice(first + pad[0], frames + pad[0], stride),
+        slice(bin_parity + pad[1], bins + pad[1], 2),
+    )
 
 
-def contexts(magnitudes: np.ndarray, pass_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(bucket, group) of each coefficient of a pass, from the magnitudes known so far.
+class KnownMagnitudes:
+    """The magnitudes decoded so far (zero where nothing is decoded yet), kept padded so
+    that every pass reads its neighbours with plain slices."""
 
-    ``magnitudes`` is (channels, frames, bins) with zeros where nothing is decoded yet.
-    """
-    channels, frames, bins = magnitudes.shape
-    f, j = pass_positions(frames, bins, pass_index)
-    m = np.pad(magnitudes, ((0, 0), (2, 2), (1, 1)))
-    f, j = f + 2, j + 1  # into the padded array
-    d = 2 if pass_index in (2, 3) else 1  # distance to the known neighbouring frames
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        channels, self.frames, self.bins = shape
+        self.padded = np.zeros((channels, self.frames + 4, self.bins + 2), dtype=np.int32)
 
-    def at(df: int, dj: int) -> np.ndarray:
-        return m[:, f + df, j + dj]
+    def store(self, pass_index: int, values: np.ndarray) -> None:
+        """Record the integers of a pass (channels, pass frames, pass bins)."""
+        self.padded[(slice(None), *pass_positions(self.frames, self.bins, pass_index, (2, 1)))] = (
+            np.abs(values)
+        )
 
-    if pass_index == 0:
-        activity = np.zeros((channels, f.size, j.size), np.int64)
-    elif pass_index == 1:
-        activity = at(0, -1) + at(0, 1)
-    elif pass_index % 2 == 0:
-        activity = 2 * (at(-d, 0) + at(d, 0)) + at(-d, -1) + at(-d, 1) + at(d, -1) + at(d, 1)
-    else:
-        activity = at(0, -1) + at(0, 1) + at(-d, 0) + at(d, 0)
-    bucket = np.searchsorted(_THRESHOLDS, activity, side="right")
-    group = np.broadcast_to(bin_groups(bins)[j - 1], bucket.shape)
-    return bucket, group
+    def contexts(self, pass_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket, group) of each coefficient of a pass, from what is known before it."""
+        f, j = pass_positions(self.frames, self.bins, pass_index, (2, 1))
+        d = 2 if pass_index in (2, 3) else 1  # distance to the known neighbouring frames
+        m = self.padded
+
+        def at(df: int, dj: int) -> np.ndarray:
+            return m[:, f.start + df : f.stop + df : f.step, j.start + dj : j.stop + dj : j.step]
+
+        if pass_index == 0:
+            activity = np.zeros(at(0, 0).shape, np.int32)
+        elif pass_index == 1:
+            activity = at(0, -1) + at(0, 1)
+        elif pass_index % 2 == 0:
+            activity = 2 * (at(-d, 0) + at(d, 0)) + at(-d, -1) + at(-d, 1) + at(d, -1) + at(d, 1)
+        else:
+            activity = at(0, -1) + at(0, 1) + at(-d, 0) + at(d, 0)
+        bucket = np.searchsorted(_THRESHOLDS, activity, side="right")
+        group = np.broadcast_to(bin_groups(self.bins)[j.start - 1 :: 2], bucket.shape)
+        return bucket, group
 
 
 def table_indices(
@@ -126,7 +138,7 @@ def _passes(shape, base, adjust, tables) -> Iterator[tuple[int, np.ndarray, np.n
 
 def _runs_of(indices: np.ndarray, count: int) -> list[np.ndarray]:
     """Positions (in C order) holding each value 0..count-1 of ``indices``."""
-    order = np.argsort(indices, kind="stable")
+    order = np.argsort(indices.astype(np.int16), kind="stable")  # a radix sort
     cuts = np.searchsorted(indices[order], np.arange(count + 1))
     return [order[cuts[k] : cuts[k + 1]] for k in range(count)]
 
@@ -138,10 +150,10 @@ def encode_coefficients(
     q = np.asarray(q, dtype=np.int64)
     if np.abs(q).max(initial=0) >= 1 << MAX_CLASS:
         raise ValueError(f"coefficients must stay below 2**{MAX_CLASS} in magnitude")
-    magnitudes = np.zeros_like(q)
+    known = KnownMagnitudes(q.shape)
     streams: list = []
     for p, f, j in _passes(q.shape, base, adjust, tables):
-        bucket, group = contexts(magnitudes, p)
+        bucket, group = known.contexts(p)
         index = np.clip(table_indices(bucket, group, base, adjust, p), 0, len(tables) - 1).ravel()
         values = q[:, f, j].ravel()
         classes, bits, mantissa = split_classes(values)
@@ -149,7 +161,7 @@ def encode_coefficients(
             streams.append((classes[run], tables[k]))
         for size, run in enumerate(_runs_of(bits, MAX_CLASS)):
             streams.append((mantissa[run], RawBits(size)))
-        magnitudes[:, f, j] = np.abs(q[:, f, j])
+        known.store(p, q[:, f, j])
     return encode_symbols(streams)
 
 
@@ -163,9 +175,9 @@ def decode_coefficients(
     """The inverse of :func:`encode_coefficients`."""
     reader = SymbolReader(data)
     q = np.zeros(shape, dtype=np.int64)
-    magnitudes = np.zeros(shape, dtype=np.int64)
+    known = KnownMagnitudes(shape)
     for p, f, j in _passes(shape, base, adjust, tables):
-        bucket, group = contexts(magnitudes, p)
+        bucket, group = known.contexts(p)
         index = np.clip(table_indices(bucket, group, base, adjust, p), 0, len(tables) - 1).ravel()
         classes = np.zeros(index.size, dtype=np.int64)
         for k, run in enumerate(_runs_of(index, len(tables))):
@@ -178,7 +190,8 @@ def decode_coefficients(
         for width, run in enumerate(_runs_of(bits, MAX_CLASS)):
             mantissa[run] = reader.read(RawBits(width), len(run))
         magnitude = np.where(size > 0, (1 << bits) + mantissa, 0)
-        q[:, f, j] = (np.sign(classes) * magnitude).reshape(shape[0], f.size, j.size)
-        magnitudes[:, f, j] = np.abs(q[:, f, j])
+        values = (np.sign(classes) * magnitude).reshape(q[:, f, j].shape)
+        q[:, f, j] = values
+        known.store(p, values)
     reader.finish()
     return q

@@ -29,7 +29,7 @@ from bitstream.context import (
     BUCKETS,
     GROUPS,
     PASSES,
-    contexts,
+    KnownMagnitudes,
     decode_coefficients,  # noqa: F401  (used by the docstring example)
     encode_coefficients,  # noqa: F401
     pass_positions,
@@ -50,17 +50,17 @@ class ContextModel(NamedTuple):
 def coding_contexts(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Flat (channel, group, pass, bucket) of every coefficient of ``q``, as the coder sees them."""
     channels, frames, bins = q.shape
-    magnitudes = np.zeros_like(q)
+    known = KnownMagnitudes(q.shape)
     out = [[], [], [], []]
     for p in range(PASSES):
         f, j = pass_positions(frames, bins, p)
-        bucket, group = contexts(magnitudes, p)
+        bucket, group = known.contexts(p)
         channel = np.broadcast_to(np.arange(channels)[:, None, None], bucket.shape)
         for part, values in zip(
             out, (channel, group, np.full(bucket.shape, p), bucket), strict=True
         ):
             part.append(values.ravel())
-        magnitudes[:, f, j] = np.abs(q[:, f, j])
+        known.store(p, q[:, f, j])
     return tuple(np.concatenate(part) for part in out)
 
 
