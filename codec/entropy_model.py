@@ -10,6 +10,7 @@ ladder of scales a quarter-octave apart, which gives the integer maps ``base`` a
 built from the classes of the coefficients that use it. Maps and tables go into the
 file; the decoder never evaluates a float probability.
 
+>>> from bitstream.context import decode_coefficients, encode_coefficients
 >>> rng = np.random.default_rng(0)
 >>> q = np.round(rng.laplace(size=(2, 6, 64)) * [[[4.0]], [[0.5]]]).astype(np.int64)
 >>> model = fit_context_model(q)
@@ -30,8 +31,6 @@ from bitstream.context import (
     GROUPS,
     PASSES,
     KnownMagnitudes,
-    decode_coefficients,  # noqa: F401  (used by the docstring example)
-    encode_coefficients,  # noqa: F401
     pass_positions,
     split_classes,
 )
