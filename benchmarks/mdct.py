@@ -85,16 +85,36 @@ def _gamma_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lengths, (values + 1 - (1 << lengths)).astype(np.int32)
 
 
-def encode(audio: np.ndarray, step: float) -> bytes:
-    """Code ``audio`` (frames, channels) at quantizer ``step``; returns the real bytes."""
+def quantize(audio: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitudes and signs (channels, frames, bins) of the dead-zone quantized MDCT."""
     coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
     magnitudes = np.floor(np.abs(coefficients) / step + ROUNDING).astype(np.int64)
-    signs = (coefficients < 0) & (magnitudes > 0)
-    models = _Magnitudes(len(coefficients))
+    return magnitudes, (coefficients < 0) & (magnitudes > 0)
+
+
+def dequantize(magnitudes: np.ndarray, signs: np.ndarray, step: float, frames: int) -> np.ndarray:
+    """Audio (frames, channels) from quantized magnitudes and signs."""
+    values = np.where(signs, -1.0, 1.0) * magnitudes * step
+    return mid_side(imdct(values, frames).T).T
+
+
+def reconstruct(audio: np.ndarray, step: float) -> np.ndarray:
+    """What :func:`decode` must return for ``encode(audio, step)``: the check that the
+    entropy coding is exact. The header holds the step as float32, so the decoder's step
+    is that."""
+    stored = float(np.float32(step))
+    return dequantize(*quantize(audio, step), stored, len(audio))
+
+
+def encode(audio: np.ndarray, step: float) -> bytes:
+    """Code ``audio`` (frames, channels) at quantizer ``step``; returns the real bytes."""
+    magnitudes, signs = quantize(audio, step)
+    channels, frames, _ = magnitudes.shape
+    models = _Magnitudes(channels)
     chunks: list[tuple] = []  # (symbols, model, probabilities) in decoding order
     family = constriction.stream.model.Categorical(perfect=False)
-    for t in range(coefficients.shape[1]):
-        for c in range(len(coefficients)):
+    for t in range(frames):
+        for c in range(channels):
             previous = magnitudes[c, t - 1] if t else np.zeros(HOP, np.int64)
             current = magnitudes[c, t]
             for odd in (False, True):
@@ -157,5 +177,4 @@ def decode(data: bytes) -> np.ndarray:
             signs[c, t, nonzero] = (
                 coder.decode(constriction.stream.model.Uniform(2), len(nonzero)) == 1
             )
-    values = np.where(signs, -1.0, 1.0) * magnitudes * step
-    return mid_side(imdct(values, frames).T).T
+    return dequantize(magnitudes, signs, step, frames)

@@ -51,9 +51,13 @@ def load_excerpt(path: Path, seconds: float | None) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
+RUNNER_SOURCES = ("benchmarks/rd.py", "benchmarks/methods.py", "benchmarks/metrics.py")
+
+
 def source_hash(sources: tuple[str, ...]) -> str:
+    """Hash of the code a method's results depend on: its own sources and the runner's."""
     digest = hashlib.sha256()
-    for source in sources:
+    for source in RUNNER_SOURCES + sources:
         path = ROOT / source
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for file in files:

@@ -190,7 +190,8 @@ def _plot_tracks(per_method_track, methods, tracks, path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     for ax in axes.ravel()[len(tracks) :]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=7)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize=7)
     fig.supxlabel("bits per sample")
     fig.supylabel("SNR (dB)")
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""The ``sae`` command: compress audio to ``.sae``, decompress it, inspect a file.
+"""The ``sae`` command: compress audio to ``.sae``, decompress it, inspect a file, and run
+the rate-distortion benchmark (``sae bench``, the same as ``python -m benchmarks.rd``).
 
 Exit codes: 0 success, 1 bad data (unreadable audio, damaged file, existing output),
 2 bad usage, 130 interrupted. Errors are one line on stderr, never a traceback.
@@ -111,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("input", type=Path, help=".sae file to inspect")
     i.add_argument("--json", action="store_true", help="print one JSON object")
+
+    commands.add_parser(
+        "bench",
+        add_help=False,  # its options and --help belong to the benchmark
+        help="run the rate-distortion benchmark (python -m benchmarks.rd; see sae bench --help)",
+    )
     return parser
 
 
@@ -165,7 +172,14 @@ def _info(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from benchmarks.rd import main as bench
+
+        return bench(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     run = {"compress": _compress, "decompress": _decompress, "info": _info}[args.command]
     try:
         run(args)

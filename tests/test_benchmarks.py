@@ -1,0 +1,70 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from benchmarks import mdct
+from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
+from benchmarks.oracle import oracle_curve
+from benchmarks.rd import main
+from tests.conftest import synthetic_stereo
+
+
+def read_points(out) -> list[dict]:
+    with open(out / "points.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_mdct_ec_decodes_exactly_what_it_quantized():
+    audio = synthetic_stereo(seconds=1, rate=16000).astype(np.float64)
+    for step in (0.001, 0.02):
+        data = mdct.encode(audio, step)
+        np.testing.assert_array_equal(mdct.decode(data), mdct.reconstruct(audio, step))
+    assert len(mdct.encode(audio, 0.001)) > len(mdct.encode(audio, 0.02))
+
+
+def test_aligned_snr_finds_the_codec_delay():
+    audio = synthetic_stereo(seconds=1)
+    late = np.concatenate([np.zeros((313, 2)), audio])[: len(audio)] * 0.999
+    snr, lag = aligned_snr(audio, late)
+    assert lag == 313 and snr == pytest.approx(60, abs=0.5)
+
+
+def test_bjontegaard_deltas_of_shifted_curves():
+    bits = np.array([0.25, 0.5, 1, 2, 4, 8])
+    snr = 10 + 6 * np.log2(bits)
+    assert bd_snr(bits, snr, bits, snr + 1.5) == pytest.approx(1.5)
+    assert bd_rate(bits, snr, bits * 0.8, snr) == pytest.approx(-20)
+    assert bd_snr(bits, snr, bits, snr, window=(16, 32)) is None  # no overlap
+    assert snr_at(bits, snr, 16) is None and snr_at(bits, snr, 2) == pytest.approx(16)
+
+
+def test_oracle_is_a_monotone_curve():
+    bits, snr = oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
+    assert np.all(np.diff(bits) > 0) and np.all(np.diff(snr) > 0)
+
+
+def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for seed in range(2):
+        sf.write(corpus / f"track{seed}.wav", synthetic_stereo(seed=seed), 8000)
+    out = tmp_path / "out"
+    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1"]
+    assert main([*args, "--methods", "mdct", "flac", "oracle"]) == 0
+    rows = read_points(out)
+    assert {r["method"] for r in rows} == {"mdct", "flac", "oracle"}
+    assert all(float(r["excerpt_seconds"]) == 1.0 for r in rows)
+    for name in ("summary.md", "rd.png", "rd_tracks.png"):
+        assert (out / name).stat().st_size > 0
+    assert "FLAC" in (out / "summary.md").read_text()
+
+    cached = next((out / "cache").glob("track0__flac__*.json"))
+    row = json.loads(cached.read_text())
+    row["bits_per_sample"] = 99.0  # a re-run must read this back, not recompute
+    cached.write_text(json.dumps(row))
+    assert main([*args, "--methods", "flac"]) == 0
+    rows = read_points(out)
+    assert 99.0 in [float(r["bits_per_sample"]) for r in rows if r["track"] == "track0"]
