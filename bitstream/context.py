@@ -1,54 +1,73 @@
-"""Context coding of the latents' integer transform coefficients.
+"""Trellis-coded quantization indices, and their context coding.
 
-The coefficients ``q[c, f, j]`` (latent channel, frame, bin) are coded in six passes,
-each over all frames at once, so that decoding is a handful of vectorized steps. Frames
-come in three levels: every fourth frame (level 0), the frames halfway between them
-(level 1, whose neighbours two frames away are known) and the odd frames (level 2, whose
-neighbours one frame away are known). Each level codes its even bins, then its odd ones:
+**Quantization.** The codec quantizes transform coefficients with a 4-state trellis-coded
+quantizer (the "dependent quantization" of H.266/VVC). Each row ``k[c, f, :]`` of the
+index array (coded latent channel ``c``, transform frame ``f``) is one chain along its
+bins: the state before bin 0 is 0, and the state after an index is
+``NEXT_STATE[state, |k| & 1]``. States 0 and 1 use quantizer Q0, whose levels are the
+even multiples of the step (index k means level 2k); states 2 and 3 use Q1, whose levels
+are zero and the odd multiples (level 2k - sgn k). Either quantizer alone is twice as
+coarse as the step; the encoder's trellis search (:mod:`codec.quantizer`) picks the path
+through both, which packs the reconstruction points more densely than any scalar
+quantizer of the same rate. :func:`reconstruction_levels` turns indices into levels.
 
-=====  =====  ======  ============================================================
-pass   level  bins    activity: weighted magnitudes already decoded (d: 2, or 1)
-=====  =====  ======  ============================================================
-0      0      even    none
-1      0      odd     bins j-1 and j+1 of the same frame
-2      1      even    bin j of frames f-d, f+d (x2); bins j-1, j+1 there
-3      1      odd     bins j-1, j+1 of the same frame; bin j of frames f-d, f+d
-4      2      even    as pass 2
-5      2      odd     as pass 3
-=====  =====  ======  ============================================================
+**Coding order.** Frames come in three levels: every fourth frame (level 0), the frames
+halfway between them (level 1, whose neighbours two frames away are known) and the odd
+frames (level 2, whose neighbours one frame away are known). Within a level the bins are
+coded one at a time from low to high, all rows of the level at once, so that the state of
+every row is known before its next index is read. Each index is coded as a *head* under a
+table chosen by the row's quantizer and an activity context: ``|k|`` itself for 0, 1 and
+2, else its parity (3: odd, 4: even). After a level's heads come its signs (a raw bit per
+non-zero index) and the remainders ``(|k| - 3) // 2`` of the heads 3 and 4: a class
+``bit_length(remainder)`` under a table, then the bits below the leading one, raw.
 
-The activity picks one of ``BUCKETS`` buckets (integer thresholds); the bin picks one of
-``GROUPS`` log-spaced groups. A coefficient is coded with table
-``clip(base[c, group] + adjust[pass, bucket], 0, len(tables) - 1)``: the encoder sorts
-its tables by spread and fits the two small integer maps, the decoder only reads them.
-Each coefficient is a signed class ``sign(q) * bit_length(|q|)`` under that table,
-followed, for classes beyond 1, by the bits of ``|q|`` below its leading one, raw.
-Everything the decoder computes is integer arithmetic.
+**Contexts.** The activity of index (c, f, j) is ``3 x near`` in level 0 and
+``2 x near + far`` in levels 1 and 2, where ``near = 2 m(f, j-1) + m(f, j-2)`` with
+``m = min(|k|, 3)`` from the row's own heads, and ``far`` sums
+``m'(j-1) + 2 m'(j) + m'(j+1)`` over the two known frames ``f +- d``, with
+``m' = min(|k|, 7)``. :data:`THRESHOLDS` put the activity in one of :data:`BUCKETS`
+buckets; the bin's place puts it in one of :data:`GROUPS` log-spaced groups. The head is
+coded with table ``2 r + quantizer``, where the *rung*
+``r = clip(base[c, group] + adjust[level, quantizer, bucket], 0, rungs - 1)``, and its
+remainder with table ``r // 4``. The encoder fits the small integer maps and the tables;
+the decoder reads them from the file, and everything it computes is integer arithmetic.
 
 >>> rng = np.random.default_rng(0)
->>> q = np.round(rng.laplace(size=(2, 5, 8)) * 3).astype(np.int64)
->>> base, adjust = np.zeros((2, GROUPS), np.int64), np.zeros((PASSES, BUCKETS), np.int64)
->>> classes = np.arange(-MAX_CLASS, MAX_CLASS + 1)
->>> tables = [FrequencyTable.from_probabilities(-MAX_CLASS, 0.5 ** np.abs(classes))]
->>> data = encode_coefficients(q, base, adjust, tables)
->>> bool(np.array_equal(decode_coefficients(data, q.shape, base, adjust, tables), q))
+>>> k = np.round(rng.laplace(size=(2, 5, 8)) * 3).astype(np.int64)
+>>> model = CoefficientModel.flat(channels=2)
+>>> data = encode_coefficients(k, model)
+>>> bool(np.array_equal(decode_coefficients(data, k.shape, model), k))
 True
+>>> reconstruction_levels(np.array([[[1, 1, -2, 0]]])).tolist()  # states 0, 2, 3, 3
+[[[2, 1, -3, 0]]]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from bitstream.container import FormatError
-from bitstream.entropy import FrequencyTable, RawBits, SymbolReader, encode_symbols
+from bitstream.entropy import FrequencyTable, RawBits, SymbolReader, TableSet, encode_symbols
 
-PASSES = 6
+NEXT_STATE = np.array([[0, 2], [2, 0], [1, 3], [3, 1]])
+LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
+DISTANCE = (0, 2, 1)  # how far each level's known neighbouring frames are
+HEADS = 5  # head symbols: 0, 1, 2, then 3 (odd |k| >= 3) and 4 (even |k| >= 4)
+NEAR_CAP, FAR_CAP = 3, 7
+THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48])
+BUCKETS = len(THRESHOLDS) + 1
 GROUPS = 8
-BUCKETS = 16
-MAX_CLASS = 24  # |q| < 2**24
-_THRESHOLDS = np.array([1, 2, 3, 5, 7, 11, 15, 23, 31, 47, 63, 95, 127, 191, 255])  # about 2**(k/2)
+MAX_RUNGS = 64
+RUNGS_PER_REMAINDER_TABLE = 4
+MAX_CLASS = 24  # remainders stay below 2**24
+
+_NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
+_PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0])
+_NEAR_OF_HEAD = np.minimum(np.arange(HEADS), NEAR_CAP)
+_MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
+_BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
 
 
 def bin_groups(bins: int) -> np.ndarray:
@@ -57,141 +76,241 @@ def bin_groups(bins: int) -> np.ndarray:
     return np.searchsorted(edges, np.arange(bins), side="right")
 
 
-_LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
+def level_frames(frames: int, level: int) -> slice:
+    first, stride = LEVELS[level]
+    return slice(first, frames, stride)
 
 
-def pass_positions(frames: int, bins: int, pass_index: int, pad: tuple[int, int] = (0, 0)):
-    """(frame slice, bin slice) a pass covers, each shifted by ``pad``."""
-    level, bin_parity = divmod(pass_index, 2)
-    first, stride = _LEVELS[level]
-    return (
-        slice(first + pad[0], frames + pad[0], stride),
-        slice(bin_parity + pad[1], bins + pad[1], 2),
-    )
+def chain_states(k: np.ndarray) -> np.ndarray:
+    """The trellis state before each index of ``k`` (channels, frames, bins)."""
+    parity = np.moveaxis(np.abs(k) & 1, 2, 0).astype(np.int8)  # bins first: contiguous steps
+    states = np.empty_like(parity)
+    state = np.zeros(k.shape[:2], dtype=np.int8)
+    for j in range(len(parity)):
+        states[j] = state
+        state = _NEXT[2 * state + parity[j]]
+    return np.moveaxis(states, 0, 2)
 
 
-class KnownMagnitudes:
-    """The magnitudes decoded so far (zero where nothing is decoded yet), kept padded so
-    that every pass reads its neighbours with plain slices."""
+def reconstruction_levels(k: np.ndarray) -> np.ndarray:
+    """Integer levels (multiples of the step) that the indices ``k`` decode to."""
+    return 2 * k - np.where(chain_states(k) >= 2, np.sign(k), 0)
 
-    def __init__(self, shape: tuple[int, int, int]) -> None:
-        channels, self.frames, self.bins = shape
-        self.padded = np.zeros((channels, self.frames + 4, self.bins + 2), dtype=np.int32)
 
-    def store(self, pass_index: int, values: np.ndarray) -> None:
-        """Record the integers of a pass (channels, pass frames, pass bins)."""
-        self.padded[(slice(None), *pass_positions(self.frames, self.bins, pass_index, (2, 1)))] = (
-            np.abs(values)
+def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Head symbol and remainder of magnitudes |k| (the remainder is 0 below 3)."""
+    head = np.where(magnitude < 3, magnitude, 4 - (magnitude & 1))
+    return head, np.maximum(magnitude - 3, 0) >> 1
+
+
+def remainder_classes(remainder: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class (bit length), mantissa width and mantissa (bits below the leading one)."""
+    size = np.zeros_like(remainder)
+    nonzero = remainder > 0
+    size[nonzero] = np.floor(np.log2(remainder[nonzero])).astype(np.int64) + 1
+    width = np.maximum(size - 1, 0)
+    return size, width, remainder - np.where(size > 0, 1 << width, 0)
+
+
+def near_activity(m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
+    """In-row activity from the capped magnitudes one and two bins below."""
+    return 2 * m1 + m2
+
+
+def far_activity(known: np.ndarray, level: int) -> np.ndarray:
+    """(channels, level frames, bins) activity from the frames ``DISTANCE[level]`` away.
+
+    ``known`` holds |k| where it is already decoded and zero elsewhere."""
+    channels, frames, bins = known.shape
+    rows = np.arange(frames)[level_frames(frames, level)]
+    activity = np.zeros((channels, len(rows), bins), dtype=np.int64)
+    d = DISTANCE[level]
+    for source in (rows - d, rows + d) if d else ():
+        inside = (source >= 0) & (source < frames)
+        m = np.minimum(known[:, source[inside]], FAR_CAP)
+        spread = 2 * m
+        spread[:, :, 1:] += m[:, :, :-1]
+        spread[:, :, :-1] += m[:, :, 1:]
+        activity[:, inside] += spread
+    return activity
+
+
+def buckets(near: np.ndarray, far: np.ndarray, level: int) -> np.ndarray:
+    activity = 3 * near if level == 0 else 2 * near + far
+    return _BUCKET_OF_ACTIVITY[activity]
+
+
+@dataclass(frozen=True, eq=False)
+class CoefficientModel:
+    """The frozen entropy model of the indices: integer maps and tables (see above)."""
+
+    base: np.ndarray  # (coded channels, GROUPS) rung offsets
+    adjust: np.ndarray  # (len(LEVELS), 2 quantizers, BUCKETS) rung offsets
+    heads: list[FrequencyTable]  # table 2 r + quantizer for rung r: symbols 0 .. HEADS - 1
+    remainders: list[FrequencyTable]  # table r // RUNGS_PER_REMAINDER_TABLE: classes
+
+    @property
+    def rungs(self) -> int:
+        return len(self.heads) // 2
+
+    @staticmethod
+    def remainder_tables(rungs: int) -> int:
+        return -(-rungs // RUNGS_PER_REMAINDER_TABLE)
+
+    @classmethod
+    def flat(cls, channels: int) -> CoefficientModel:
+        """One rung with geometric tables: a model for tests and examples."""
+        head = FrequencyTable.from_probabilities(0, 0.5 ** np.arange(HEADS))
+        remainder = FrequencyTable.from_probabilities(0, 0.5 ** np.arange(MAX_CLASS))
+        return cls(
+            np.zeros((channels, GROUPS), np.int64),
+            np.zeros((len(LEVELS), 2, BUCKETS), np.int64),
+            [head, head],
+            [remainder],
         )
 
-    def contexts(self, pass_index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(bucket, group) of each coefficient of a pass, from what is known before it."""
-        f, j = pass_positions(self.frames, self.bins, pass_index, (2, 1))
-        d = 2 if pass_index in (2, 3) else 1  # distance to the known neighbouring frames
-        m = self.padded
+    def check(self, channels: int) -> None:
+        """Raise :class:`FormatError` unless the model fits ``channels`` coded channels."""
+        if self.base.shape != (channels, GROUPS) or self.adjust.shape != (
+            len(LEVELS),
+            2,
+            BUCKETS,
+        ):
+            raise FormatError(
+                f"context maps of shapes {self.base.shape}, {self.adjust.shape} "
+                f"for {channels} coded channels"
+            )
+        if not self.heads or len(self.heads) % 2 or self.rungs > MAX_RUNGS:
+            raise FormatError(f"{len(self.heads)} head tables (2 per rung, 1 to {MAX_RUNGS})")
+        if any(t.offset != 0 or len(t.frequencies) != HEADS for t in self.heads):
+            raise FormatError(f"head tables must cover the symbols 0 to {HEADS - 1}")
+        if len(self.remainders) != self.remainder_tables(self.rungs):
+            raise FormatError(f"{len(self.remainders)} remainder tables for {self.rungs} rungs")
+        if any(t.offset != 0 or len(t.frequencies) > MAX_CLASS for t in self.remainders):
+            raise FormatError(f"remainder tables must cover classes 0 to at most {MAX_CLASS - 1}")
 
-        def at(df: int, dj: int) -> np.ndarray:
-            return m[:, f.start + df : f.stop + df : f.step, j.start + dj : j.stop + dj : j.step]
+    def rung(self, channel, group, level, quantizer, bucket) -> np.ndarray:
+        r = self.base[channel, group] + self.adjust[level, quantizer, bucket]
+        return np.clip(r, 0, self.rungs - 1)
 
-        if pass_index == 0:
-            activity = np.zeros(at(0, 0).shape, np.int32)
-        elif pass_index == 1:
-            activity = at(0, -1) + at(0, 1)
-        elif pass_index % 2 == 0:
-            activity = 2 * (at(-d, 0) + at(d, 0)) + at(-d, -1) + at(-d, 1) + at(d, -1) + at(d, 1)
-        else:
-            activity = at(0, -1) + at(0, 1) + at(-d, 0) + at(d, 0)
-        bucket = np.searchsorted(_THRESHOLDS, activity, side="right")
-        group = np.broadcast_to(bin_groups(self.bins)[j.start - 1 :: 2], bucket.shape)
-        return bucket, group
-
-
-def table_indices(
-    bucket: np.ndarray, group: np.ndarray, base: np.ndarray, adjust: np.ndarray, pass_index: int
-) -> np.ndarray:
-    channel = np.arange(len(base))[:, None, None]
-    return base[channel, group] + adjust[pass_index][bucket]
-
-
-def split_classes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Signed class, class size (bits of the mantissa) and mantissa of each integer."""
-    magnitude = np.abs(q)
-    size = np.zeros_like(magnitude)
-    nonzero = magnitude > 0
-    size[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
-    mantissa_bits = np.maximum(size - 1, 0)
-    mantissa = magnitude - np.where(size > 0, 1 << mantissa_bits, 0)
-    return np.sign(q) * size, mantissa_bits, mantissa
+    def head_matrix(self) -> np.ndarray:
+        return np.stack([t.frequencies for t in self.heads])
 
 
-def _passes(shape, base, adjust, tables) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Checks the maps, then yields (pass, frame mesh, bin mesh) in coding order."""
-    channels, frames, bins = shape
-    if base.shape != (channels, GROUPS) or adjust.shape != (PASSES, BUCKETS):
-        raise FormatError(f"context maps of shapes {base.shape}, {adjust.shape} for {shape}")
-    if not tables:
-        raise FormatError("no coefficient tables")
-    for p in range(PASSES):
-        f, j = pass_positions(frames, bins, p)
-        yield p, f, j
+def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Level, quantizer and activity bucket of every index of ``k``, as the decoder will
+    see them: everything but the maps that turn them into rungs."""
+    frames = k.shape[1]
+    quantizer = (chain_states(k) >= 2).astype(np.int64)
+    magnitude = np.abs(k)
+    near = np.minimum(magnitude, NEAR_CAP)
+    m1, m2 = np.zeros_like(near), np.zeros_like(near)
+    m1[:, :, 1:], m2[:, :, 2:] = near[:, :, :-1], near[:, :, :-2]
+    level = np.zeros(k.shape, dtype=np.int64)
+    bucket = np.zeros(k.shape, dtype=np.int64)
+    known = np.zeros_like(magnitude)
+    for index in range(len(LEVELS)):
+        f = level_frames(frames, index)
+        level[:, f] = index
+        bucket[:, f] = buckets(near_activity(m1[:, f], m2[:, f]), far_activity(known, index), index)
+        known[:, f] = magnitude[:, f]
+    return level, quantizer, bucket
 
 
-def _runs_of(indices: np.ndarray, count: int) -> list[np.ndarray]:
-    """Positions (in C order) holding each value 0..count-1 of ``indices``."""
-    order = np.argsort(indices.astype(np.int16), kind="stable")  # a radix sort
-    cuts = np.searchsorted(indices[order], np.arange(count + 1))
-    return [order[cuts[k] : cuts[k + 1]] for k in range(count)]
+def coding_contexts(k: np.ndarray, model: CoefficientModel) -> tuple[np.ndarray, np.ndarray]:
+    """Rung and quantizer of every index of ``k``."""
+    level, quantizer, bucket = context_keys(k)
+    channel = np.arange(k.shape[0])[:, None, None]
+    group = bin_groups(k.shape[2])[None, None, :]
+    return model.rung(channel, group, level, quantizer, bucket), quantizer
 
 
-def encode_coefficients(
-    q: np.ndarray, base: np.ndarray, adjust: np.ndarray, tables: Sequence[FrequencyTable]
-) -> bytes:
-    """Code integer coefficients (channels, frames, bins) with the context maps and tables."""
-    q = np.asarray(q, dtype=np.int64)
-    if np.abs(q).max(initial=0) >= 1 << MAX_CLASS:
-        raise ValueError(f"coefficients must stay below 2**{MAX_CLASS} in magnitude")
-    known = KnownMagnitudes(q.shape)
+def encode_coefficients(k: np.ndarray, model: CoefficientModel) -> bytes:
+    """Code indices ``k`` (channels, frames, bins) with ``model``; see the module's text."""
+    k = np.asarray(k, dtype=np.int64)
+    model.check(k.shape[0])
+    magnitude = np.abs(k)
+    head, remainder = split_heads(magnitude)
+    if remainder.max(initial=0) >= 1 << MAX_CLASS - 1:
+        raise ValueError(f"indices must stay below 2**{MAX_CLASS} in magnitude")
+    rung, quantizer = coding_contexts(k, model)
+    table = 2 * rung + quantizer
+    heads, remainders = TableSet(model.heads), TableSet(model.remainders)
     streams: list = []
-    for p, f, j in _passes(q.shape, base, adjust, tables):
-        bucket, group = known.contexts(p)
-        index = np.clip(table_indices(bucket, group, base, adjust, p), 0, len(tables) - 1).ravel()
-        values = q[:, f, j].ravel()
-        classes, bits, mantissa = split_classes(values)
-        for k, run in enumerate(_runs_of(index, len(tables))):
-            streams.append((classes[run], tables[k]))
-        for size, run in enumerate(_runs_of(bits, MAX_CLASS)):
-            streams.append((mantissa[run], RawBits(size)))
-        known.store(p, q[:, f, j])
+    for level in range(len(LEVELS)):
+        f = level_frames(k.shape[1], level)
+        for j in range(k.shape[2]):
+            streams.append((head[:, f, j], heads.choose(table[:, f, j])))
+        streams += _tail_streams(k[:, f], head[:, f], remainder[:, f], rung[:, f], remainders)
     return encode_symbols(streams)
 
 
+def _tail_streams(k, head, remainder, rung, remainders: TableSet) -> list:
+    """Signs and remainders of one level, in the order the decoder reads them."""
+    big = head >= 3
+    size, width, mantissa = remainder_classes(remainder[big])
+    streams = [((k[k != 0] < 0).astype(np.int64), RawBits(1))]
+    streams.append((size, remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)))
+    for bits, run in enumerate(_runs_of(width, MAX_CLASS)):
+        streams.append((mantissa[run], RawBits(bits)))
+    return streams
+
+
+def _runs_of(values: np.ndarray, count: int) -> list[np.ndarray]:
+    """Positions holding each value 0..count-1 of ``values``, each run in order."""
+    order = np.argsort(values, kind="stable")
+    cuts = np.searchsorted(values[order], np.arange(count + 1))
+    return [order[cuts[v] : cuts[v + 1]] for v in range(count)]
+
+
 def decode_coefficients(
-    data: bytes,
-    shape: tuple[int, int, int],
-    base: np.ndarray,
-    adjust: np.ndarray,
-    tables: Sequence[FrequencyTable],
+    data: bytes, shape: tuple[int, int, int], model: CoefficientModel
 ) -> np.ndarray:
     """The inverse of :func:`encode_coefficients`."""
+    channels, frames, bins = shape
+    model.check(channels)
     reader = SymbolReader(data)
-    q = np.zeros(shape, dtype=np.int64)
-    known = KnownMagnitudes(shape)
-    for p, f, j in _passes(shape, base, adjust, tables):
-        bucket, group = known.contexts(p)
-        index = np.clip(table_indices(bucket, group, base, adjust, p), 0, len(tables) - 1).ravel()
-        classes = np.zeros(index.size, dtype=np.int64)
-        for k, run in enumerate(_runs_of(index, len(tables))):
-            classes[run] = reader.read(tables[k], len(run))
-        if np.abs(classes).max(initial=0) > MAX_CLASS:
-            raise FormatError(f"coefficient class beyond {MAX_CLASS} in pass {p}")
-        size = np.abs(classes)
-        bits = np.maximum(size - 1, 0)
-        mantissa = np.zeros(index.size, dtype=np.int64)
-        for width, run in enumerate(_runs_of(bits, MAX_CLASS)):
-            mantissa[run] = reader.read(RawBits(width), len(run))
-        magnitude = np.where(size > 0, (1 << bits) + mantissa, 0)
-        values = (np.sign(classes) * magnitude).reshape(q[:, f, j].shape)
-        q[:, f, j] = values
-        known.store(p, values)
+    heads, remainders = TableSet(model.heads), TableSet(model.remainders)
+    k = np.zeros(shape, dtype=np.int64)
+    known = np.zeros(shape, dtype=np.int64)
+    base = model.base[:, bin_groups(bins)].T  # (bins, channels)
+    for level in range(len(LEVELS)):
+        f = level_frames(frames, level)
+        far = far_activity(known, level)
+        rows = far.shape[1]
+        # bins first, each step's rows (channel-major, as the encoder wrote them) contiguous
+        far = np.moveaxis(far, 2, 0).reshape(bins, -1)
+        row_base = np.repeat(base, rows, axis=1)
+        adjust = model.adjust[level].ravel()  # at quantizer x BUCKETS + bucket
+        state = np.zeros(channels * rows, dtype=np.int8)
+        m1 = np.zeros(channels * rows, dtype=np.int64)
+        m2 = np.zeros_like(m1)
+        head = np.zeros((bins, channels * rows), dtype=np.int64)
+        rung = np.zeros_like(head)
+        for j in range(bins):
+            quantizer = (state >= 2).astype(np.int64)
+            bucket = buckets(near_activity(m1, m2), far[j], level)
+            r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, model.rungs - 1)
+            h = reader.read(heads.choose(2 * r + quantizer), len(r))
+            head[j], rung[j] = h, r
+            state = _NEXT[2 * state + _PARITY_OF_HEAD[h]]
+            m2, m1 = m1, _NEAR_OF_HEAD[h]
+        head = np.moveaxis(head.reshape(bins, channels, rows), 0, 2)
+        rung = np.moveaxis(rung.reshape(bins, channels, rows), 0, 2)
+        magnitude = head.copy()
+        negative = reader.read(RawBits(1), int(np.count_nonzero(head)))
+        big = head >= 3
+        tables = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
+        size = reader.read(tables, int(big.sum()))
+        width = np.maximum(size - 1, 0)
+        mantissa = np.zeros(size.shape, dtype=np.int64)
+        for bits, run in enumerate(_runs_of(width, MAX_CLASS)):
+            mantissa[run] = reader.read(RawBits(bits), len(run))
+        remainder = np.where(size > 0, (1 << width) + mantissa, 0)
+        magnitude[big] = 3 + 2 * remainder + (head[big] == 4)
+        signed = magnitude.copy()
+        signed[magnitude != 0] *= np.where(negative == 1, -1, 1)
+        k[:, f] = signed
+        known[:, f] = magnitude
     reader.finish()
-    return q
+    return k

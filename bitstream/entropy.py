@@ -13,6 +13,13 @@ very same integers and decoding is exact on any machine.
 [0, 0, -1, 1, 0]
 >>> unpack_tables(pack_tables([table])) == [table]
 True
+
+A :class:`TableSet` codes a run whose symbols each pick their own table, in one call:
+
+>>> tables = TableSet([FrequencyTable.from_probabilities(0, p) for p in ([9, 1], [1, 9])])
+>>> data = encode_symbols([(np.array([0, 1, 1]), tables.choose([0, 1, 1]))])
+>>> SymbolReader(data).read(tables.choose([0, 1, 1]), 3).tolist()
+[0, 1, 1]
 """
 
 from __future__ import annotations
@@ -78,12 +85,21 @@ class FrequencyTable:
         f = self.frequencies[np.asarray(symbols) - self.offset].astype(np.float64)
         return float(np.sum(PRECISION - np.log2(f)))
 
-    def _model(self) -> constriction.stream.model.Categorical:
+    def _check(self, symbols: np.ndarray) -> None:
+        if symbols.min() < self.offset or symbols.max() >= self.symbols.stop:
+            raise ValueError(f"symbols outside the table's range {self.symbols}")
+
+    def _trivial(self) -> bool:
+        return len(self.frequencies) == 1
+
+    def _model(self) -> tuple:
         # frequencies / 2**PRECISION is exact in float64, and constriction's own
         # quantization of it is deterministic, so both sides build the same model.
-        return constriction.stream.model.Categorical(
-            self.frequencies.astype(np.float64) / (1 << PRECISION), perfect=False
-        )
+        probabilities = self.frequencies.astype(np.float64) / (1 << PRECISION)
+        return (constriction.stream.model.Categorical(probabilities, perfect=False),)
+
+    def _decode(self, coder, count: int) -> np.ndarray:
+        return coder.decode(*self._model(), count)
 
 
 class RawBits:
@@ -96,26 +112,79 @@ class RawBits:
         self.offset = 0
         self.symbols = range(1 << bits)
 
-    def _model(self) -> constriction.stream.model.Uniform:
-        return constriction.stream.model.Uniform(1 << self.bits)
+    def _check(self, symbols: np.ndarray) -> None:
+        if symbols.min() < 0 or symbols.max() >= 1 << self.bits:
+            raise ValueError(f"symbols outside {self.symbols}")
 
     def _trivial(self) -> bool:
         return self.bits == 0
 
+    def _model(self) -> tuple:
+        return (constriction.stream.model.Uniform(1 << self.bits),)
 
-def _is_trivial(table: FrequencyTable | RawBits) -> bool:
-    return table._trivial() if isinstance(table, RawBits) else len(table.frequencies) == 1
+    def _decode(self, coder, count: int) -> np.ndarray:
+        return coder.decode(*self._model(), count)
 
 
-def encode_symbols(streams: Sequence[tuple[np.ndarray, FrequencyTable | RawBits]]) -> bytes:
+class TableSet:
+    """Frequency tables over symbols from 0, one of which each symbol picks by an index
+    (:meth:`choose`): symbols with many different tables are coded in one call."""
+
+    def __init__(self, tables: Sequence[FrequencyTable]) -> None:
+        if not tables or any(t.offset != 0 for t in tables):
+            raise ValueError("a table set needs tables, each over symbols from 0")
+        self.sizes = np.array([len(t.frequencies) for t in tables])
+        # exact in float64; symbols beyond a shorter table get constriction's least
+        # probability, the same on both sides (and constriction needs two symbols at least)
+        self.probabilities = np.zeros((len(tables), max(self.sizes.max(), 2)))
+        for row, table in zip(self.probabilities, tables, strict=True):
+            row[: len(table.frequencies)] = table.frequencies / (1 << PRECISION)
+
+    def choose(self, indices: np.ndarray) -> ChosenTables:
+        """Symbol i of a run is coded with table ``indices[i]``."""
+        return ChosenTables(self, np.asarray(indices).ravel())
+
+
+class ChosenTables:
+    """A run's table per symbol, from a :class:`TableSet`."""
+
+    offset = 0
+    _family = constriction.stream.model.Categorical(perfect=False)
+
+    def __init__(self, table_set: TableSet, indices: np.ndarray) -> None:
+        self.table_set, self.indices = table_set, indices
+
+    def _check(self, symbols: np.ndarray) -> None:
+        if len(symbols) != len(self.indices):
+            raise ValueError(f"{len(symbols)} symbols for {len(self.indices)} table choices")
+        if symbols.min() < 0 or np.any(symbols >= self.table_set.sizes[self.indices]):
+            raise ValueError("symbols outside their tables' ranges")
+
+    def _trivial(self) -> bool:
+        return False
+
+    def _model(self) -> tuple:
+        return (self._family, self.table_set.probabilities[self.indices])
+
+    def _decode(self, coder, count: int) -> np.ndarray:
+        if count != len(self.indices):
+            raise ValueError(f"{count} symbols for {len(self.indices)} table choices")
+        return coder.decode(*self._model())
+
+
+Model = FrequencyTable | RawBits | ChosenTables
+
+
+def encode_symbols(streams: Sequence[tuple[np.ndarray, Model]]) -> bytes:
     """Code each run of symbols with its table, in order; a one-symbol table costs nothing."""
     coder = constriction.stream.stack.AnsCoder()
     for symbols, table in reversed(streams):  # ANS is a stack: encode back to front
         symbols = np.asarray(symbols).ravel()
-        if symbols.size and (symbols.min() < table.offset or symbols.max() >= table.symbols.stop):
-            raise ValueError(f"symbols outside the table's range {table.symbols}")
-        if symbols.size and not _is_trivial(table):
-            coder.encode_reverse((symbols - table.offset).astype(np.int32), table._model())
+        if not symbols.size:
+            continue
+        table._check(symbols)
+        if not table._trivial():
+            coder.encode_reverse((symbols - table.offset).astype(np.int32), *table._model())
     return coder.get_compressed().astype("<u4").tobytes()
 
 
@@ -134,13 +203,14 @@ class SymbolReader:
         except ValueError as error:
             raise FormatError(f"symbol stream is damaged: {error}") from None
 
-    def read(self, table: FrequencyTable | RawBits, count: int) -> np.ndarray:
-        if _is_trivial(table) or count == 0:
-            return np.full(count, table.offset, dtype=np.int32)
+    def read(self, table: Model, count: int) -> np.ndarray:
+        if count == 0 or table._trivial():
+            return np.full(count, table.offset, dtype=np.int64)
         try:
-            return self._coder.decode(table._model(), count) + np.int32(table.offset)
+            symbols = table._decode(self._coder, count)
         except ValueError as error:
             raise FormatError(f"symbol stream is damaged: {error}") from None
+        return symbols.astype(np.int64) + table.offset
 
     def finish(self) -> None:
         if not self._coder.is_empty():
@@ -148,9 +218,7 @@ class SymbolReader:
             raise FormatError(f"symbol stream has {words} words left over after decoding")
 
 
-def decode_symbols(
-    data: bytes, tables: Sequence[FrequencyTable | RawBits], counts: Sequence[int]
-) -> list[np.ndarray]:
+def decode_symbols(data: bytes, tables: Sequence[Model], counts: Sequence[int]) -> list[np.ndarray]:
     """Decode ``counts[i]`` symbols with ``tables[i]`` for each i: the inverse of encode."""
     reader = SymbolReader(data)
     runs = [reader.read(table, count) for table, count in zip(tables, counts, strict=True)]

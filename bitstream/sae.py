@@ -1,6 +1,6 @@
 """The ``.sae`` file: compressed audio with everything needed to decode it.
 
-A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 2,
+A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 3,
 and these sections, in this order:
 
 ``HEAD`` (39 bytes, little-endian)::
@@ -15,25 +15,22 @@ and these sections, in this order:
     u16  transform bins B per frame
     f32  gain: the decoded signal is multiplied by it (the codec codes audio / gain)
     f32  quality the file was made with (informative)
-    f32  quantizer step: a coefficient decodes to its integer times the step
+    f32  quantizer step: a coefficient decodes to its reconstruction level times the step
 
 ``CONF``: the model configuration as a UTF-8 JSON object; the codec checks its keys.
 
 ``WGTS``: the decoder's weights (:mod:`bitstream.weights`).
 
-``CTXM``: the context maps of :mod:`bitstream.context`, as int8: ``base`` (C x GROUPS)
-then ``adjust`` (PASSES x BUCKETS).
+``CTXM``: the context maps of :mod:`bitstream.context`: u8 rung count R, then as int8
+``base`` (C x GROUPS) and ``adjust`` (LEVELS x 2 x BUCKETS).
 
-``TABL``: the coefficient tables, lowest scale first (:mod:`bitstream.entropy`).
+``TABL``: the 2 R head tables, then the remainder tables (:mod:`bitstream.entropy`).
 
-``LATS``: the C x F x B integer coefficients, coded by :mod:`bitstream.context`.
+``LATS``: the C x F x B trellis quantization indices, coded by :mod:`bitstream.context`.
 
->>> classes = np.arange(-3, 4)
->>> tables = [FrequencyTable.from_probabilities(-3, 0.5 ** np.abs(classes))]
 >>> q = np.array([[[0, 1, -2, 0]] * 3])
 >>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {},
-...               np.zeros((1, GROUPS), np.int64), np.zeros((PASSES, BUCKETS), np.int64),
-...               tables, q)
+...               CoefficientModel.flat(channels=1), q)
 >>> back = read_sae(write_sae(sae))
 >>> back.frames, back.coefficients.tolist(), back.config
 (8, [[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]]], {'kind': 'demo'})
@@ -52,19 +49,19 @@ from bitstream.container import SAE_MAGIC, FormatError, read_container, require,
 from bitstream.context import (
     BUCKETS,
     GROUPS,
-    MAX_CLASS,
-    PASSES,
+    LEVELS,
+    MAX_RUNGS,
+    CoefficientModel,
     decode_coefficients,
     encode_coefficients,
 )
-from bitstream.entropy import FrequencyTable, pack_tables, unpack_tables
+from bitstream.entropy import pack_tables, unpack_tables
 from bitstream.weights import pack_weights, unpack_weights
 
-VERSION = 2
+VERSION = 3
 SECTIONS = (b"HEAD", b"CONF", b"WGTS", b"CTXM", b"TABL", b"LATS")
 MAX_FRAMES = 1 << 36  # about 18 days at 44.1 kHz
 MAX_LATENT_CHANNELS = 1024
-MAX_TABLES = 64
 
 _HEAD = struct.Struct("<IBQHIHIHfff")
 
@@ -83,10 +80,8 @@ class SaeFile:
     latent_steps: int
     config: dict
     weights: dict[str, np.ndarray]
-    base: np.ndarray  # (coded channels, GROUPS)
-    adjust: np.ndarray  # (PASSES, BUCKETS)
-    tables: list[FrequencyTable]
-    coefficients: np.ndarray  # integers, (coded channels, transform frames, bins)
+    model: CoefficientModel
+    coefficients: np.ndarray  # trellis indices, (coded channels, transform frames, bins)
     section_bytes: dict[str, int] = field(default_factory=dict)
 
 
@@ -107,14 +102,17 @@ def write_sae(sae: SaeFile) -> bytes:
         sae.step,
     )
     _check_header(*_HEAD.unpack(head))
-    maps = np.concatenate([sae.base.ravel(), sae.adjust.ravel()])
+    model = sae.model
+    maps = np.concatenate([model.base.ravel(), model.adjust.ravel()])
+    if np.abs(maps).max(initial=0) > 127:
+        raise ValueError("context maps must fit int8")
     sections = [
         (b"HEAD", head),
         (b"CONF", json.dumps(sae.config, separators=(",", ":"), sort_keys=True).encode()),
         (b"WGTS", pack_weights(sae.weights)),
-        (b"CTXM", np.clip(maps, -128, 127).astype(np.int8).tobytes()),
-        (b"TABL", pack_tables(sae.tables)),
-        (b"LATS", encode_coefficients(sae.coefficients, sae.base, sae.adjust, sae.tables)),
+        (b"CTXM", bytes([model.rungs]) + maps.astype(np.int8).tobytes()),
+        (b"TABL", pack_tables(model.heads + model.remainders)),
+        (b"LATS", encode_coefficients(sae.coefficients, model)),
     ]
     return write_container(SAE_MAGIC, VERSION, sections)
 
@@ -143,17 +141,24 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         raise FormatError(f"CONF section is not JSON: {error}") from None
     if not isinstance(config, dict):
         raise FormatError("CONF section is not a JSON object")
-    if len(ctxm) != coded * GROUPS + PASSES * BUCKETS:
+    adjust_size = len(LEVELS) * 2 * BUCKETS
+    if len(ctxm) != 1 + coded * GROUPS + adjust_size:
         raise FormatError(f"CTXM section is {len(ctxm)} bytes for {coded} coded channels")
-    maps = np.frombuffer(ctxm, dtype=np.int8).astype(np.int64)
-    base = maps[: coded * GROUPS].reshape(coded, GROUPS)
-    adjust = maps[coded * GROUPS :].reshape(PASSES, BUCKETS)
-    tables = unpack_tables(tabl, max_tables=MAX_TABLES)
-    if not tables or any(t.offset < -MAX_CLASS or t.symbols.stop > MAX_CLASS + 1 for t in tables):
-        raise FormatError(f"coefficient tables missing or beyond class {MAX_CLASS}")
+    rungs = ctxm[0]
+    if not 1 <= rungs <= MAX_RUNGS:
+        raise FormatError(f"CTXM section: {rungs} rungs (1 to {MAX_RUNGS})")
+    maps = np.frombuffer(ctxm, dtype=np.int8, offset=1).astype(np.int64)
+    tables = unpack_tables(tabl, max_tables=2 * MAX_RUNGS + MAX_RUNGS)
+    model = CoefficientModel(
+        base=maps[: coded * GROUPS].reshape(coded, GROUPS),
+        adjust=maps[coded * GROUPS :].reshape(len(LEVELS), 2, BUCKETS),
+        heads=tables[: 2 * rungs],
+        remainders=tables[2 * rungs :],
+    )
+    model.check(coded)
     shape = (coded, tframes, bins)
     if decode_latents:
-        coefficients = decode_coefficients(lats, shape, base, adjust, tables)
+        coefficients = decode_coefficients(lats, shape, model)
     else:
         coefficients = np.zeros((coded, 0, bins), dtype=np.int64)
     return SaeFile(
@@ -167,9 +172,7 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         latent_steps=steps,
         config=config,
         weights=unpack_weights(wgts),
-        base=base,
-        adjust=adjust,
-        tables=tables,
+        model=model,
         coefficients=coefficients,
         section_bytes={tag.decode(): len(sections[tag]) for tag in SECTIONS},
     )

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from bitstream import FormatError, SaeFile, read_sae, write_sae
-from codec.entropy_model import fit_context_model
+from bitstream.context import reconstruction_levels
+from codec.entropy_model import estimated_bits
 from codec.files import read_audio, write_audio, write_bytes
 from codec.fit import (
     DEFAULT_QUALITY,
@@ -39,6 +40,7 @@ from codec.model import (
     encode_track,
     filterbank_init,
 )
+from codec.quantizer import quantize
 from codec.transform import frame_count, imdct, mdct
 
 
@@ -72,9 +74,6 @@ def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(reference**2) / error)) if error > 0 else float("inf")
 
 
-ROUNDING = 0.35  # dead zone: a coefficient rounds down unless its fraction reaches 0.65
-
-
 def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
     """Latent steps and the (left, right) padding that frames them: a margin of
     ``context_steps`` latents on each side, so edge samples keep their full receptive field."""
@@ -83,10 +82,7 @@ def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
     return steps, edge * STRIDE, steps * STRIDE - frames - edge * STRIDE
 
 
-def quantize(coefficients: np.ndarray, step: float) -> np.ndarray:
-    """Integers of ``coefficients / step``, rounded with a dead zone around zero."""
-    scaled = coefficients / step
-    return (np.sign(scaled) * np.floor(np.abs(scaled) + ROUNDING)).astype(np.int64)
+FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
 
 
 def compress(
@@ -104,10 +100,11 @@ def compress(
     ``quality`` trades bits for SNR (see :func:`codec.fit.quantizer_step`); or, with
     ``bits_per_sample``, the quality is searched so that the whole file comes within
     :data:`RATE_TOLERANCE` of that size (the decoder is fitted once, at the end: fitting
-    never changes the size). The transform along latent time uses frames of
-    ``config.frame_steps`` latents or half that, whichever costs less distortion +
-    lambda x rate for this song.
-    ``settings`` says how to fit (iterations, seed, device), ``config`` what to fit.
+    never changes the size). Unless ``config.frame_steps`` pins it, the transform along
+    latent time takes the frame length of :data:`FRAME_STEPS` that a quick estimate says
+    costs least distortion + lambda x rate for this song: long frames for tonal music,
+    short ones for dense music. ``settings`` says how to fit (iterations, seed, device),
+    ``config`` what to fit.
     """
     audio = _check_audio(audio)
     if not 0 < sample_rate < 1 << 32:
@@ -130,10 +127,17 @@ def compress(
     def transformed(frame_steps: int) -> np.ndarray:
         return mdct(latents, frame_steps)
 
+    def estimate(quality: float, frame_steps: int) -> Candidate:
+        """Plain rounding to one of the trellis's quantizers, priced by the fitted model:
+        a quick stand-in for :func:`coded` (its rate comes out a little higher)."""
+        coefficients, step = transformed(frame_steps), quantizer_step(quality)
+        indices = np.round(coefficients / (2 * step)).astype(np.int64)
+        error = np.sum((coefficients - 2 * indices * step) ** 2)
+        return Candidate(quality, estimated_bits(indices) / samples, error / samples, None)
+
     def coded(quality: float, frame_steps: int) -> Candidate:
         step = quantizer_step(quality)
-        coefficients = quantize(transformed(frame_steps), step)
-        entropy = fit_context_model(coefficients)
+        indices, entropy = quantize(transformed(frame_steps), step, quality_to_lambda(quality))
         sae = SaeFile(
             sample_rate=sample_rate,
             channels=channels,
@@ -145,28 +149,28 @@ def compress(
             latent_steps=steps,
             config=replace(config, frame_steps=frame_steps).to_dict(),
             weights={k: v.numpy() for k, v in model.decoder.state_dict().items()},
-            base=entropy.base,
-            adjust=entropy.adjust,
-            tables=entropy.tables,
-            coefficients=coefficients,
+            model=entropy,
+            coefficients=indices,
         )
-        error = np.sum((transformed(frame_steps) - coefficients * step) ** 2)
+        error = np.sum((transformed(frame_steps) - reconstruction_levels(indices) * step) ** 2)
         # the transforms are (near) orthonormal: coefficient error is audio error
-        return Candidate(sae, 8 * len(write_sae(sae)) / samples, error / samples)
+        return Candidate(quality, 8 * len(write_sae(sae)) / samples, error / samples, sae)
 
-    candidates = []
-    # dense music codes better with shorter frames, tonal music with longer ones
-    for frame_steps in (config.frame_steps // 2, config.frame_steps):
-        code = functools.partial(coded, frame_steps=frame_steps)
-        if bits_per_sample is None:
-            candidates.append(code(quality))
-        else:
-            candidates.append(_search_rate(code, bits_per_sample))
+    if bits_per_sample is not None:  # a first guess of the quality, from the estimate
+        guess = functools.partial(estimate, frame_steps=config.frame_steps or FRAME_STEPS[2])
+        quality = _search_rate(guess, bits_per_sample, DEFAULT_QUALITY).quality
     lam = quality_to_lambda(quality)
-    best = min(candidates, key=lambda c: c.distortion + lam * c.bits_per_sample)
+    frame_steps = config.frame_steps or min(
+        FRAME_STEPS, key=lambda f: estimate(quality, f).cost(lam)
+    )
+    code = functools.partial(coded, frame_steps=frame_steps)
+    best = (
+        code(quality) if bits_per_sample is None else _search_rate(code, bits_per_sample, quality)
+    )
     sae = best.sae
     if gain > 0:
-        dequantized = imdct(sae.coefficients * sae.step, steps).astype(np.float32)
+        dequantized = imdct(reconstruction_levels(sae.coefficients) * sae.step, steps)
+        dequantized = dequantized.astype(np.float32)
         bits = best.bits_per_sample if progress else None
         fit_decoder(model, torch.from_numpy(dequantized), signal, settings, progress, bits)
         sae.weights = {k: v.numpy() for k, v in model.decoder.state_dict().items()}
@@ -176,30 +180,42 @@ def compress(
 class Candidate(NamedTuple):
     """One way of coding the song, before the decoder is fitted (which keeps the size)."""
 
-    sae: SaeFile
+    quality: float
     bits_per_sample: float
     distortion: float  # mean squared error of the gain-normalized audio
+    sae: SaeFile | None  # None for an estimate
+
+    def cost(self, lam: float) -> float:
+        return self.distortion + lam * self.bits_per_sample
 
 
 RATE_TOLERANCE = 0.01
 QUALITY_RANGE = (-8.0, 32.0)
+RATE_SEARCH_STEPS = 8
+LOG_RATE_PER_QUALITY = 0.25  # about how much log(size) grows a quality step: a first slope
 
 
-def _search_rate(coded, bits_per_sample: float) -> Candidate:
-    """The coding whose size is nearest ``bits_per_sample``: bisection on quality, the size
-    being monotone in it, until within RATE_TOLERANCE or the range is exhausted."""
-    low, high = QUALITY_RANGE
-    best = None
-    for _ in range(40):
-        middle = (low + high) / 2
-        candidate = coded(middle)
-        miss = candidate.bits_per_sample - bits_per_sample
-        if best is None or abs(miss) < abs(best.bits_per_sample - bits_per_sample):
-            best = candidate
-        if abs(miss) <= RATE_TOLERANCE * bits_per_sample:
-            break
-        low, high = (middle, high) if miss < 0 else (low, middle)
-    return best
+def _search_rate(code, bits_per_sample: float, start: float) -> Candidate:
+    """The coding whose size is nearest ``bits_per_sample``, searched from quality ``start``
+    by the secant method on log(size), which is close to linear in the quality, until
+    within RATE_TOLERANCE, after RATE_SEARCH_STEPS codings, or at an end of the range."""
+    tried: list[Candidate] = []
+
+    def miss(quality: float) -> float:
+        tried.append(code(float(np.clip(quality, *QUALITY_RANGE))))
+        return float(np.log(max(tried[-1].bits_per_sample, 1e-12) / bits_per_sample))
+
+    error, slope = miss(start), LOG_RATE_PER_QUALITY
+    while abs(error) > RATE_TOLERANCE and len(tried) < RATE_SEARCH_STEPS:
+        previous = tried[-1].quality
+        following = float(np.clip(previous - error / slope, *QUALITY_RANGE))
+        if following == previous:
+            break  # an end of the quality range, and the target lies beyond it
+        next_error = miss(following)
+        if next_error != error:
+            slope = max((next_error - error) / (following - previous), 0.01)
+        error = next_error
+    return min(tried, key=lambda c: abs(np.log(max(c.bits_per_sample, 1e-12) / bits_per_sample)))
 
 
 def decompress(data: bytes) -> tuple[np.ndarray, int]:
@@ -222,7 +238,7 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
         model.decoder.load_state_dict({k: torch.from_numpy(v) for k, v in sae.weights.items()})
     except RuntimeError as error:
         raise FormatError(f"decoder weights do not fit the model: {error}") from None
-    latents = imdct(sae.coefficients * sae.step, steps).astype(np.float32)
+    latents = imdct(reconstruction_levels(sae.coefficients) * sae.step, steps).astype(np.float32)
     decoded = decode_track(model, torch.from_numpy(latents))
     audio = decoded.numpy().T[left : left + sae.frames] * np.float32(sae.gain)
     if sae.channels == 1:

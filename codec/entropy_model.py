@@ -1,27 +1,27 @@
-"""The entropy model of the latents' transform coefficients, fitted to the song.
+"""The entropy model of the trellis indices, fitted to the song and frozen to integers.
 
-Each coefficient is modelled as Laplacian with a scale that is a product of two learned
-factors: one per latent channel and bin group (the song's spectral envelope in that
-channel), one per coding pass and context bucket (how busy the already-decoded
-neighbours are; see :mod:`bitstream.context`). The log scales are fitted to the song's
-own coefficients by alternating maximum-likelihood updates, then frozen: rounded onto a
-ladder of scales a quarter-octave apart, which gives the integer maps ``base`` and
-``adjust`` of :mod:`bitstream.context`, and one integer frequency table per ladder rung,
-built from the classes of the coefficients that use it. Maps and tables go into the
-file; the decoder never evaluates a float probability.
+Each index's magnitude is modelled as Laplacian with a scale that is the product of two
+learned factors: one per coded latent channel and bin group (the song's spectral envelope
+in that channel), one per frame level, quantizer and activity bucket (what the
+already-decoded neighbours say; see :mod:`bitstream.context`). The log scales are fitted
+to the song's own indices by alternating maximum-likelihood updates, then frozen: rounded
+onto a ladder of rungs a quarter-octave apart, which gives the integer maps ``base`` and
+``adjust``, and each rung gets a head table per quantizer (and every four rungs a
+remainder table) built from the counts of the symbols that use it. Maps and tables go
+into the file; the decoder never evaluates a float probability.
 
 >>> from bitstream.context import decode_coefficients, encode_coefficients
 >>> rng = np.random.default_rng(0)
->>> q = np.round(rng.laplace(size=(2, 6, 64)) * [[[4.0]], [[0.5]]]).astype(np.int64)
->>> model = fit_context_model(q)
->>> data = encode_coefficients(q, model.base, model.adjust, model.tables)
->>> bool(np.array_equal(decode_coefficients(data, q.shape, *model), q))
+>>> k = np.round(rng.laplace(size=(2, 6, 64)) * [[[4.0]], [[0.5]]]).astype(np.int64)
+>>> model = fit_coefficient_model(k)
+>>> data = encode_coefficients(k, model)
+>>> bool(np.array_equal(decode_coefficients(data, k.shape, model), k))
+True
+>>> bool(0.95 < 8 * len(data) / estimated_bits(k) < 1.05)  # the coder meets the estimate
 True
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 
@@ -29,88 +29,92 @@ from bitstream import FrequencyTable
 from bitstream.context import (
     BUCKETS,
     GROUPS,
-    PASSES,
-    KnownMagnitudes,
-    pass_positions,
-    split_classes,
+    HEADS,
+    LEVELS,
+    MAX_RUNGS,
+    RUNGS_PER_REMAINDER_TABLE,
+    CoefficientModel,
+    bin_groups,
+    context_keys,
+    remainder_classes,
+    split_heads,
 )
+from bitstream.entropy import PRECISION
 
-RUNG = np.log(2) / 3  # ladder spacing in log scale: a third of an octave
-SMALLEST = 0.02  # scale of the lowest rung, in quantizer steps
+RUNG = np.log(2) / 4  # ladder spacing in log scale: a quarter of an octave
+SMALLEST = 0.01  # scale of the lowest rung, in indices
 FIT_ROUNDS = 6
 
 
-class ContextModel(NamedTuple):
-    base: np.ndarray  # (channels, GROUPS) rung offsets
-    adjust: np.ndarray  # (PASSES, BUCKETS) rung offsets
-    tables: list[FrequencyTable]  # one per rung, lowest scale first
+def fit_coefficient_model(k: np.ndarray) -> CoefficientModel:
+    """Fit and freeze the entropy model to trellis indices (channels, frames, bins)."""
+    return _fit(k)[0]
 
 
-def coding_contexts(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flat (channel, group, pass, bucket) of every coefficient of ``q``, as the coder sees them."""
-    channels, frames, bins = q.shape
-    known = KnownMagnitudes(q.shape)
-    out = [[], [], [], []]
-    for p in range(PASSES):
-        f, j = pass_positions(frames, bins, p)
-        bucket, group = known.contexts(p)
-        channel = np.broadcast_to(np.arange(channels)[:, None, None], bucket.shape)
-        for part, values in zip(
-            out, (channel, group, np.full(bucket.shape, p), bucket), strict=True
-        ):
-            part.append(values.ravel())
-        known.store(p, q[:, f, j])
-    return tuple(np.concatenate(part) for part in out)
+def estimated_bits(k: np.ndarray) -> float:
+    """The bits that coding ``k`` under a model fitted to it takes, tables left out: the
+    ideal code length of its heads and remainder classes, plus its raw bits."""
+    model, heads, remainders, raw = _fit(k)
+    tables = [(heads, model.heads), (remainders, model.remainders)]
+    bits = raw
+    for counts, table in tables:
+        for count, frequencies in zip(counts, table, strict=True):
+            used = count[: len(frequencies.frequencies)]
+            bits += float(used @ (PRECISION - np.log2(frequencies.frequencies[: len(used)])))
+    return bits
 
 
-def coefficients_in_coding_order(q: np.ndarray) -> np.ndarray:
-    frames, bins = q.shape[1:]
-    return np.concatenate(
-        [q[:, f, j].ravel() for f, j in (pass_positions(frames, bins, p) for p in range(PASSES))]
-    )
+def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray, float]:
+    """The model, the counts its tables were built from, and the raw bits of ``k``."""
+    channels, _, bins = k.shape
+    level, quantizer, bucket = context_keys(k)
+    contexts = len(LEVELS) * 2 * BUCKETS
+    channel = np.arange(channels)[:, None, None]
+    envelope_key = channel * GROUPS + bin_groups(bins)[None, None, :]
+    context_key = (level * 2 + quantizer) * BUCKETS + bucket
+    pair = (envelope_key * contexts + context_key).ravel()
+    magnitude = np.abs(k).ravel()
+    # sums and counts per (envelope, context) pair are all the fit needs
+    shape = (channels * GROUPS, contexts)
+    total = np.bincount(pair, magnitude + 0.05, np.prod(shape)).reshape(shape)
+    count = np.bincount(pair, minlength=np.prod(shape)).reshape(shape)
+    envelope, context = np.zeros(shape[0]), np.zeros(shape[1])
 
-
-def fit_context_model(q: np.ndarray) -> ContextModel:
-    """Fit and freeze the entropy model to integer coefficients (channels, frames, bins)."""
-    channel, group, passes, bucket = coding_contexts(q)
-    magnitude = np.abs(coefficients_in_coding_order(q)).astype(np.float64) + 0.05
-    envelope_key = channel * GROUPS + group
-    context_key = passes * BUCKETS + bucket
-    envelope = np.zeros(len(q) * GROUPS)
-    context = np.zeros(PASSES * BUCKETS)
-
-    def mean_by(key, values, size):
-        total = np.bincount(key, values, size)
-        count = np.bincount(key, minlength=size)
-        return np.where(count > 0, total / np.maximum(count, 1), 1.0)
+    def log_mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+        return np.log(np.where(count > 0, total / np.maximum(count, 1), 1.0))
 
     # Laplace maximum likelihood for scale = exp(envelope + context), one factor at a time
     for _ in range(FIT_ROUNDS):
-        envelope = np.log(
-            mean_by(envelope_key, magnitude / np.exp(context[context_key]), envelope.size)
-        )
-        context = np.log(
-            mean_by(context_key, magnitude / np.exp(envelope[envelope_key]), context.size)
-        )
-    base = np.round((envelope - np.log(SMALLEST)) / RUNG).astype(np.int64)
-    adjust = np.round(context / RUNG).astype(np.int64)
-    rungs = int(np.clip(base.max() + adjust.max(), 0, 63)) + 1
-    rung = np.clip(base[envelope_key] + adjust[context_key], 0, rungs - 1)
-    classes = split_classes(coefficients_in_coding_order(q))[0]
-    return ContextModel(
-        base.reshape(len(q), GROUPS), adjust.reshape(PASSES, BUCKETS), _tables(classes, rung, rungs)
+        envelope = log_mean((total / np.exp(context)).sum(1), count.sum(1))
+        context = log_mean((total / np.exp(envelope)[:, None]).sum(0), count.sum(0))
+    base = np.clip(np.round((envelope - np.log(SMALLEST)) / RUNG), -128, 127).astype(np.int64)
+    adjust = np.clip(np.round(context / RUNG), -128, 127).astype(np.int64)
+    rungs = int(np.clip(base.max() + adjust.max() + 1, 1, MAX_RUNGS))
+    rung = np.clip(base[:, None] + adjust[None, :], 0, rungs - 1).ravel()[pair]
+    head, remainder = split_heads(magnitude)
+    quantizer = quantizer.ravel()
+    heads = np.bincount((rung * 2 + quantizer) * HEADS + head, minlength=rungs * 2 * HEADS)
+    big = head >= 3
+    size = remainder_classes(remainder[big])[0]
+    tables = CoefficientModel.remainder_tables(rungs)
+    classes = int(size.max(initial=0)) + 1
+    remainders = np.bincount(
+        rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size, minlength=tables * classes
     )
+    heads, remainders = heads.reshape(-1, HEADS), remainders.reshape(tables, classes)
+    model = CoefficientModel(
+        base.reshape(channels, GROUPS),
+        adjust.reshape(len(LEVELS), 2, BUCKETS),
+        [_table(counts) for counts in heads],
+        [_table(np.trim_zeros(counts, "b")) for counts in remainders],
+    )
+    raw = np.count_nonzero(magnitude) + np.maximum(size - 1, 0).sum()  # signs and mantissas
+    return model, heads, remainders, float(raw)
 
 
-def _tables(classes: np.ndarray, rung: np.ndarray, rungs: int) -> list[FrequencyTable]:
-    """Each rung's table: the counts of its classes, over the range it needs."""
-    tables = []
-    for k in range(rungs):
-        mine = classes[rung == k]
-        if mine.size == 0:
-            tables.append(FrequencyTable.from_probabilities(0, [1.0]))
-            continue
-        low, high = int(mine.min()), int(mine.max())
-        counts = np.bincount(mine - low, minlength=high - low + 1).astype(np.float64)
-        tables.append(FrequencyTable.from_probabilities(low, counts))
-    return tables
+def _table(counts: np.ndarray) -> FrequencyTable:
+    """A table from symbol counts; symbols never seen keep the least frequency, and a
+    table nobody uses is flat."""
+    if counts.sum() == 0:
+        counts = np.ones(max(len(counts), 1))
+    return FrequencyTable.from_probabilities(0, counts)

@@ -1,10 +1,9 @@
 """Fitting a model to one song, and the quality scale.
 
 ``quality`` q sets lambda = 2**-q, the price in distortion (mean squared error of the
-gain-normalized audio, so 1 / distortion is the SNR) of one bit per sample. The codec
-turns lambda into the quantizer step at which uniform quantization with entropy coding
-trades bits for distortion at that slope, step = sqrt(6 lambda / ln 2): each quality step
-is worth about 3 dB.
+gain-normalized audio, so 1 / distortion is the SNR) of one bit per sample. The trellis
+quantizer (:mod:`codec.quantizer`) weighs bits at that price, with the step
+:func:`quantizer_step`: each quality step is worth about 3 dB.
 
 Two fits live here. :func:`fit_decoder` fits the codec's decoder to the song: Adam on
 random segments of the song's own quantized latents, to reproduce the song (mean squared
@@ -37,9 +36,17 @@ def quality_to_lambda(quality: float) -> float:
     return 2.0 ** (-quality)
 
 
+STEP_PER_ROOT_LAMBDA = 1.88
+
+
 def quantizer_step(quality: float) -> float:
-    """The step, in units of the normalized latents, that lambda(quality) calls for."""
-    return math.sqrt(6 * quality_to_lambda(quality) / math.log(2))
+    """The trellis quantizer's step, in units of the normalized latents, for the quality.
+
+    It grows as sqrt(lambda), as the step of any quantizer whose errors are uniform. The
+    factor was measured: from 1.6 to 1.9 x sqrt(lambda), the trellis, pricing bits at
+    lambda, codes within 0.05 dB of the same rate-distortion curve.
+    """
+    return STEP_PER_ROOT_LAMBDA * math.sqrt(quality_to_lambda(quality))
 
 
 @dataclass(frozen=True)

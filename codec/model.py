@@ -44,7 +44,7 @@ class ModelConfig:
     hidden_channels: int = 8
     latent_channels: int = 64
     kernel_size: int = 32
-    frame_steps: int = 512
+    frame_steps: int | None = None  # transform frame along latent time; None: chosen per song
     post: bool = False  # the post's ReLUs (hidden and latent) instead of PReLU, signed latents
 
     def __post_init__(self) -> None:
@@ -52,7 +52,8 @@ class ModelConfig:
             raise ValueError("hidden channels must be 4 to 1024, latent channels 8 to 1024")
         if self.kernel_size < 4 or self.kernel_size % 2 or self.kernel_size > 4096:
             raise ValueError("kernel_size must be even, from 4 to 4096")
-        if self.frame_steps < 4 or self.frame_steps % 4 or self.frame_steps > 1 << 14:
+        steps = self.frame_steps
+        if steps is not None and (steps < 4 or steps % 4 or steps > 1 << 14):
             raise ValueError("frame_steps must be a multiple of 4, from 4 to 16384")
 
     @classmethod
@@ -72,7 +73,7 @@ class ModelConfig:
             raise ValueError(f"unknown model settings {sorted(unknown)}")
         for name, value in values.items():
             expected = bool if names[name] == "bool" else int
-            if type(value) is not expected:
+            if type(value) is not expected:  # a file names every setting, frame_steps too
                 raise ValueError(f"model setting {name} must be {expected.__name__}")
         return cls(**values)
 

@@ -7,76 +7,140 @@ from bitstream.container import FormatError
 from bitstream.context import (
     BUCKETS,
     GROUPS,
+    HEADS,
+    LEVELS,
     MAX_CLASS,
-    PASSES,
+    NEXT_STATE,
+    CoefficientModel,
+    chain_states,
     decode_coefficients,
     encode_coefficients,
-    pass_positions,
-    split_classes,
+    level_frames,
+    reconstruction_levels,
+    remainder_classes,
+    split_heads,
 )
 from bitstream.entropy import FrequencyTable
 
 
-def laplace_tables(count: int) -> list[FrequencyTable]:
-    classes = np.arange(-MAX_CLASS, MAX_CLASS + 1)
-    return [
-        FrequencyTable.from_probabilities(-MAX_CLASS, np.exp(-np.abs(classes) / (0.3 + k)))
-        for k in range(count)
+def random_model(rng: np.random.Generator, channels: int) -> CoefficientModel:
+    """A model with random maps and tables: any context the coder computes wrongly on one
+    side would pick another table than on the other, and the round trip would fail."""
+    rungs = int(rng.integers(1, 12))
+    heads = [
+        FrequencyTable.from_probabilities(0, rng.random(HEADS) ** 3 + 1e-3)
+        for _ in range(2 * rungs)
     ]
+    remainders = [
+        FrequencyTable.from_probabilities(0, rng.random(int(rng.integers(1, MAX_CLASS))) + 0.01)
+        for _ in range(CoefficientModel.remainder_tables(rungs))
+    ]
+    return CoefficientModel(
+        rng.integers(-2, rungs + 2, (channels, GROUPS)),
+        rng.integers(-3, 4, (len(LEVELS), 2, BUCKETS)),
+        heads,
+        remainders,
+    )
 
 
-@settings(max_examples=40, deadline=None)
+def fits(k: np.ndarray, model: CoefficientModel) -> bool:
+    """Whether every remainder class of ``k`` lies inside the tables (the fitted models of
+    the codec always cover what they code)."""
+    size = remainder_classes(split_heads(np.abs(k))[1])[0]
+    return size.max(initial=0) < min(len(t.frequencies) for t in model.remainders)
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 3),
-    st.integers(1, 9),
-    st.sampled_from([2, 4, 16]),
+    st.integers(1, 11),
+    st.sampled_from([2, 4, 6, 16]),
     st.integers(0, 2**32 - 1),
 )
-def test_coefficients_round_trip_exactly(channels, frames, bins, seed):
+def test_indices_round_trip_exactly(channels, frames, bins, seed):
     rng = np.random.default_rng(seed)
-    scale = rng.choice([0.1, 2.0, 500.0])
-    q = np.round(rng.laplace(size=(channels, frames, bins)) * scale).astype(np.int64)
-    base = rng.integers(-3, 6, (channels, GROUPS))
-    adjust = rng.integers(-3, 3, (PASSES, BUCKETS))
-    tables = laplace_tables(int(rng.integers(1, 6)))
-    data = encode_coefficients(q, base, adjust, tables)
-    np.testing.assert_array_equal(decode_coefficients(data, q.shape, base, adjust, tables), q)
+    model = random_model(rng, channels)
+    scale = rng.choice([0.1, 2.0, 30.0])
+    k = np.round(rng.laplace(size=(channels, frames, bins)) * scale).astype(np.int64)
+    big = 2 ** (min(len(t.frequencies) for t in model.remainders) - 1) * 2 + 2
+    k = np.clip(k, -big, big)
+    assert fits(k, model)
+    data = encode_coefficients(k, model)
+    np.testing.assert_array_equal(decode_coefficients(data, k.shape, model), k)
 
 
-def test_passes_cover_every_coefficient_once():
-    seen = np.zeros((11, 8), dtype=int)
-    for p in range(PASSES):
-        f, j = pass_positions(11, 8, p)
-        seen[f, j] += 1
+def test_large_indices_round_trip():
+    rng = np.random.default_rng(1)
+    k = rng.integers(-(1 << 22), 1 << 22, size=(2, 5, 8))
+    model = CoefficientModel.flat(channels=2)
+    data = encode_coefficients(k, model)
+    np.testing.assert_array_equal(decode_coefficients(data, k.shape, model), k)
+
+
+def test_trellis_states_and_levels():
+    k = np.array([[[0, 1, 1, 2, -3, 0]]])
+    # state 0 -(0, even)-> 0 -(1, odd)-> 2 -(1, odd)-> 3 -(2, even)-> 3 -(3, odd)-> 1 -> ...
+    assert chain_states(k).tolist() == [[[0, 0, 2, 3, 3, 1]]]
+    assert reconstruction_levels(k).tolist() == [[[0, 2, 1, 3, -5, 0]]]
+    # Q0 (states 0, 1) gives even levels; Q1 (states 2, 3) zero or odd levels
+    rng = np.random.default_rng(0)
+    k = rng.integers(-9, 10, size=(3, 4, 50))
+    states, levels = chain_states(k), reconstruction_levels(k)
+    assert np.all(levels[states < 2] % 2 == 0)
+    assert np.all((levels[states >= 2] % 2 == 1) | (levels[states >= 2] == 0))
+    assert np.array_equal(np.sign(levels), np.sign(k))
+    assert NEXT_STATE.shape == (4, 2)
+
+
+def test_levels_cover_every_frame_once():
+    seen = np.zeros(13, dtype=int)
+    for level in range(len(LEVELS)):
+        seen[level_frames(13, level)] += 1
     assert np.all(seen == 1)
 
 
-def test_classes_and_mantissas():
-    q = np.array([0, 1, -1, 2, 3, -4, 7, 8, 1000])
-    classes, bits, mantissa = split_classes(q)
-    assert classes.tolist() == [0, 1, -1, 2, 2, -3, 3, 4, 10]
-    assert bits.tolist() == [0, 0, 0, 1, 1, 2, 2, 3, 9]
-    assert mantissa.tolist() == [0, 0, 0, 0, 1, 0, 3, 0, 1000 - 512]
+def test_heads_remainders_and_classes():
+    magnitude = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 1000])
+    head, remainder = split_heads(magnitude)
+    assert head.tolist() == [0, 1, 2, 3, 4, 3, 4, 3, 4, 4]
+    assert remainder.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 498]
+    size, width, mantissa = remainder_classes(remainder)
+    assert size.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 9]
+    assert width.tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 1, 8]
+    assert mantissa.tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 498 - 256]
 
 
 def test_silence_costs_almost_nothing():
-    q = np.zeros((8, 100, 512), dtype=np.int64)
-    tables = [FrequencyTable.from_probabilities(0, [1.0])]
-    base, adjust = np.zeros((8, GROUPS), int), np.zeros((PASSES, BUCKETS), int)
-    assert encode_coefficients(q, base, adjust, tables) == b""
+    k = np.zeros((8, 100, 512), dtype=np.int64)
+    head = FrequencyTable.from_probabilities(0, [1.0, 0, 0, 0, 0])  # zero is all but certain
+    model = CoefficientModel.flat(channels=8)
+    model = CoefficientModel(model.base, model.adjust, [head, head], model.remainders)
+    assert len(encode_coefficients(k, model)) <= 16  # 409,600 zeros
 
 
 def test_damaged_and_mismatched_streams():
     rng = np.random.default_rng(0)
-    q = np.round(rng.laplace(size=(2, 6, 16)) * 3).astype(np.int64)
-    base, adjust = np.zeros((2, GROUPS), int), np.zeros((PASSES, BUCKETS), int)
-    tables = laplace_tables(1)
-    data = encode_coefficients(q, base, adjust, tables)
+    k = np.round(rng.laplace(size=(2, 6, 16)) * 3).astype(np.int64)
+    model = CoefficientModel.flat(channels=2)
+    data = encode_coefficients(k, model)
     with pytest.raises(FormatError, match="left over"):
-        decode_coefficients(data + b"\x01\x00\x00\x00", q.shape, base, adjust, tables)
+        decode_coefficients(data + b"\x01\x00\x00\x00", k.shape, model)
     with pytest.raises(FormatError, match="context maps"):
-        decode_coefficients(data, (3, 6, 16), base, adjust, tables)
-    with pytest.raises(FormatError, match="no coefficient tables"):
-        decode_coefficients(data, q.shape, base, adjust, [])
+        decode_coefficients(data, (3, 6, 16), model)
     with pytest.raises(ValueError, match="below 2"):
-        encode_coefficients(q + (1 << MAX_CLASS), base, adjust, tables)
+        encode_coefficients(k + (1 << MAX_CLASS), model)
+
+
+def test_models_that_do_not_fit_are_refused():
+    flat = CoefficientModel.flat(channels=1)
+    head = flat.heads[0]
+    short = FrequencyTable.from_probabilities(0, [0.5, 0.5])
+    bad = [
+        (flat.base, flat.adjust, [head], flat.remainders, "head tables"),
+        (flat.base, flat.adjust, [short, short], flat.remainders, "symbols 0 to 4"),
+        (flat.base, flat.adjust, [head, head], [], "remainder tables"),
+        (flat.base[:, :3], flat.adjust, [head, head], flat.remainders, "context maps"),
+    ]
+    for base, adjust, heads, remainders, message in bad:
+        with pytest.raises(FormatError, match=message):
+            CoefficientModel(base, adjust, heads, remainders).check(1)

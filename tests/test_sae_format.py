@@ -5,16 +5,17 @@ import pytest
 
 from bitstream import FormatError, FrequencyTable, SaeFile, read_sae, write_sae
 from bitstream.container import SAE_MAGIC, read_container, write_container
-from bitstream.context import BUCKETS, GROUPS, MAX_CLASS, PASSES
+from bitstream.context import BUCKETS, GROUPS, HEADS, LEVELS, CoefficientModel
 from bitstream.entropy import pack_tables
+from bitstream.sae import VERSION
 from bitstream.weights import pack_weights, unpack_weights
 
 
 def sample_file() -> SaeFile:
     rng = np.random.default_rng(0)
     q = np.round(rng.laplace(size=(3, 6, 16)) * 2).astype(np.int64)
-    classes = np.arange(-MAX_CLASS, MAX_CLASS + 1)
-    tables = [FrequencyTable.from_probabilities(-MAX_CLASS, 0.3 ** np.abs(classes))]
+    flat = CoefficientModel.flat(channels=3)
+    heads = [FrequencyTable.from_probabilities(0, rng.random(HEADS) + 0.1) for _ in range(4)]
     weights = {"w": rng.standard_normal((4, 3, 2)).astype(np.float32), "b": np.zeros(4)}
     return SaeFile(
         sample_rate=44100,
@@ -27,9 +28,12 @@ def sample_file() -> SaeFile:
         latent_steps=80,
         config={"hidden_channels": 8},
         weights=weights,
-        base=rng.integers(-2, 3, (3, GROUPS)),
-        adjust=rng.integers(-2, 3, (PASSES, BUCKETS)),
-        tables=tables,
+        model=CoefficientModel(
+            rng.integers(-2, 3, (3, GROUPS)),
+            rng.integers(-2, 3, (len(LEVELS), 2, BUCKETS)),
+            heads,
+            flat.remainders,
+        ),
         coefficients=q,
     )
 
@@ -38,13 +42,14 @@ def test_file_round_trip():
     sae = sample_file()
     back = read_sae(write_sae(sae))
     np.testing.assert_array_equal(back.coefficients, sae.coefficients)
-    np.testing.assert_array_equal(back.base, sae.base)
-    np.testing.assert_array_equal(back.adjust, sae.adjust)
+    np.testing.assert_array_equal(back.model.base, sae.model.base)
+    np.testing.assert_array_equal(back.model.adjust, sae.model.adjust)
     assert (back.sample_rate, back.channels, back.frames) == (44100, 2, 300)
     assert (back.latent_channels, back.latent_steps) == (64, 80)
     assert back.gain == pytest.approx(0.25) and back.step == pytest.approx(0.3)
     assert back.config == {"hidden_channels": 8}
-    assert back.tables == sae.tables
+    assert back.model.heads == sae.model.heads
+    assert back.model.remainders == sae.model.remainders
     np.testing.assert_allclose(back.weights["w"], sae.weights["w"], rtol=1e-3, atol=1e-4)
     assert set(back.section_bytes) == {"HEAD", "CONF", "WGTS", "CTXM", "TABL", "LATS"}
     assert read_sae(write_sae(sae), decode_latents=False).coefficients.size == 0
@@ -52,9 +57,9 @@ def test_file_round_trip():
 
 def rewrite(tag: bytes, payload: bytes) -> bytes:
     """A valid container (fresh CRCs) with one section replaced."""
-    _, sections = read_container(write_sae(sample_file()), SAE_MAGIC, {2})
+    _, sections = read_container(write_sae(sample_file()), SAE_MAGIC, {VERSION})
     sections[tag] = payload
-    return write_container(SAE_MAGIC, 2, list(sections.items()))
+    return write_container(SAE_MAGIC, VERSION, list(sections.items()))
 
 
 def header(**changes) -> bytes:
@@ -97,9 +102,15 @@ def test_bad_sections():
         read_sae(rewrite(b"XTRA", b""))
     with pytest.raises(FormatError, match="CTXM section"):
         read_sae(rewrite(b"CTXM", b"\x00"))
-    big = FrequencyTable.from_probabilities(MAX_CLASS, [0.5, 0.5])  # reaches class 25
-    with pytest.raises(FormatError, match="beyond class"):
-        read_sae(rewrite(b"TABL", pack_tables([big])))
+    _, sections = read_container(write_sae(sample_file()), SAE_MAGIC, {VERSION})
+    with pytest.raises(FormatError, match="0 rungs"):
+        read_sae(rewrite(b"CTXM", b"\x00" + sections[b"CTXM"][1:]))
+    shifted = FrequencyTable.from_probabilities(1, np.ones(HEADS))  # heads start at 0
+    flat = CoefficientModel.flat(channels=1)
+    with pytest.raises(FormatError, match="symbols 0 to 4"):
+        read_sae(rewrite(b"TABL", pack_tables([shifted] * 4 + flat.remainders)))
+    with pytest.raises(FormatError, match="remainder tables"):
+        read_sae(rewrite(b"TABL", pack_tables(flat.heads * 2)))
 
 
 def test_weights_round_trip_and_errors():
