@@ -122,6 +122,7 @@ CODEC_SOURCES = (
     "codec/entropy_model.py",
     "codec/fit.py",
     "codec/model.py",
+    "codec/quantizer.py",
     "codec/transform.py",
     "bitstream",
 )
@@ -130,7 +131,7 @@ LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 METHODS = {
     m.name: m
     for m in [
-        Method("sae", "sae (per-song fit)", tuple(range(2, 19, 2)), run_sae, CODEC_SOURCES),
+        Method("sae", "sae (per-song fit)", tuple(range(2, 23, 2)), run_sae, CODEC_SOURCES),
         Method(
             "post",
             "the post's model (plain MSE, float latents)",

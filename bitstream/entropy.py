@@ -35,6 +35,7 @@ from bitstream.container import FormatError
 PRECISION = 16
 MAX_TABLE_SIZE = 1 << 16
 MAX_OFFSET = 1 << 30  # symbols stay well inside int32
+MAX_RAW_BITS = 24  # constriction's uniform model spans at most 2**24 symbols
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,8 +107,8 @@ class RawBits:
     """A run of ``bits``-bit unsigned integers, each equally likely: costs ``bits`` per symbol."""
 
     def __init__(self, bits: int) -> None:
-        if not 0 <= bits <= 30:
-            raise ValueError(f"raw runs take 0 to 30 bits, not {bits}")
+        if not 0 <= bits <= MAX_RAW_BITS:
+            raise ValueError(f"raw runs take 0 to {MAX_RAW_BITS} bits, not {bits}")
         self.bits = bits
         self.offset = 0
         self.symbols = range(1 << bits)

@@ -19,7 +19,9 @@ and these sections, in this order:
 
 ``CONF``: the model configuration as a UTF-8 JSON object; the codec checks its keys.
 
-``WGTS``: the decoder's weights (:mod:`bitstream.weights`).
+``WGTS``: the decoder's weights, as offsets from the filterbank it starts from
+(:func:`codec.model.filterbank_init`): integers times a step, entropy-coded
+(:mod:`bitstream.weights`).
 
 ``CTXM``: the context maps of :mod:`bitstream.context`: u8 rung count R, then as int8
 ``base`` (C x GROUPS) and ``adjust`` (LEVELS x 2 x BUCKETS).
@@ -29,7 +31,7 @@ and these sections, in this order:
 ``LATS``: the C x F x B trellis quantization indices, coded by :mod:`bitstream.context`.
 
 >>> q = np.array([[[0, 1, -2, 0]] * 3])
->>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {},
+>>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {}, 1e-3,
 ...               CoefficientModel.flat(channels=1), q)
 >>> back = read_sae(write_sae(sae))
 >>> back.frames, back.coefficients.tolist(), back.config
@@ -79,7 +81,8 @@ class SaeFile:
     latent_channels: int
     latent_steps: int
     config: dict
-    weights: dict[str, np.ndarray]
+    weights: dict[str, np.ndarray]  # integers: the decoder's offsets over weight_step
+    weight_step: float
     model: CoefficientModel
     coefficients: np.ndarray  # trellis indices, (coded channels, transform frames, bins)
     section_bytes: dict[str, int] = field(default_factory=dict)
@@ -109,7 +112,7 @@ def write_sae(sae: SaeFile) -> bytes:
     sections = [
         (b"HEAD", head),
         (b"CONF", json.dumps(sae.config, separators=(",", ":"), sort_keys=True).encode()),
-        (b"WGTS", pack_weights(sae.weights)),
+        (b"WGTS", pack_weights(sae.weights, sae.weight_step)),
         (b"CTXM", bytes([model.rungs]) + maps.astype(np.int8).tobytes()),
         (b"TABL", pack_tables(model.heads + model.remainders)),
         (b"LATS", encode_coefficients(sae.coefficients, model)),
@@ -156,6 +159,7 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         remainders=tables[2 * rungs :],
     )
     model.check(coded)
+    weight_step, weights = unpack_weights(wgts)
     shape = (coded, tframes, bins)
     if decode_latents:
         coefficients = decode_coefficients(lats, shape, model)
@@ -171,7 +175,8 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         latent_channels=latent_channels,
         latent_steps=steps,
         config=config,
-        weights=unpack_weights(wgts),
+        weights=weights,
+        weight_step=weight_step,
         model=model,
         coefficients=coefficients,
         section_bytes={tag.decode(): len(sections[tag]) for tag in SECTIONS},

@@ -1,16 +1,23 @@
-"""Named weight arrays (a decoder's parameters) packed as float16 and read back.
+"""Named integer arrays (a decoder's quantized weight offsets) and their step, entropy-coded.
+
+The codec stores its fitted decoder as offsets from the filterbank it starts from, rounded
+to a step; the integers are small and mostly near zero, so they are coded like the
+coefficients' remainders: a signed class ``sign(v) * bit_length(|v|)`` under one table,
+then the bits below the leading one, raw.
 
 Payload layout (little-endian)::
 
-    u16 tensor count, then per tensor:
-        u8  name length, name (UTF-8)
-        u8  number of dimensions d, then d x u32 sizes
-        float16 values, C order
+    f32  step: each integer times the step is a weight offset
+    u16  tensor count, then per tensor:
+             u8  name length, name (UTF-8)
+             u8  number of dimensions d, then d x u32 sizes
+    u32  length T of the table, then T bytes: the class table (bitstream.entropy)
+         the rest: the classes, then the mantissas, coded (bitstream.entropy)
 
->>> arrays = {"conv.weight": np.ones((2, 3), dtype=np.float32)}
->>> back = unpack_weights(pack_weights(arrays))
->>> list(back), back["conv.weight"].dtype, back["conv.weight"].shape
-(['conv.weight'], dtype('float32'), (2, 3))
+>>> arrays = {"conv.weight": np.array([[0, 3, -1], [7, 0, 0]]), "conv.bias": np.zeros(2, int)}
+>>> step, back = unpack_weights(pack_weights(arrays, 0.001))
+>>> round(step, 6), back["conv.weight"].tolist(), back["conv.bias"].tolist()
+(0.001, [[0, 3, -1], [7, 0, 0]], [0, 0])
 """
 
 from __future__ import annotations
@@ -20,25 +27,61 @@ import struct
 import numpy as np
 
 from bitstream.container import FormatError
+from bitstream.entropy import (
+    FrequencyTable,
+    RawBits,
+    SymbolReader,
+    encode_symbols,
+    pack_tables,
+    unpack_tables,
+)
 
 MAX_WEIGHTS = 1 << 26  # values in all tensors together: far above any model of this codec
+MAX_CLASS = 24  # integers stay below 2**24 in magnitude
 
 
-def pack_weights(arrays: dict[str, np.ndarray]) -> bytes:
-    """Pack float arrays by name at float16 precision."""
-    parts = [struct.pack("<H", len(arrays))]
+def _classes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed class, mantissa width and mantissa of each integer."""
+    magnitude = np.abs(values)
+    size = np.zeros_like(magnitude)
+    nonzero = magnitude > 0
+    size[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
+    width = np.maximum(size - 1, 0)
+    return np.sign(values) * size, width, magnitude - np.where(size > 0, 1 << width, 0)
+
+
+def _runs_of(width: np.ndarray) -> list[np.ndarray]:
+    order = np.argsort(width, kind="stable")
+    cuts = np.searchsorted(width[order], np.arange(MAX_CLASS + 1))
+    return [order[cuts[w] : cuts[w + 1]] for w in range(MAX_CLASS)]
+
+
+def pack_weights(arrays: dict[str, np.ndarray], step: float) -> bytes:
+    """Pack integer arrays by name, with the step they are multiples of."""
+    parts = [struct.pack("<fH", step, len(arrays))]
     for name, array in arrays.items():
         encoded = name.encode()
         if not 0 < len(encoded) < 256:
             raise ValueError(f"weight name {name!r} must be 1 to 255 bytes")
         parts.append(struct.pack(f"<B{len(encoded)}sB", len(encoded), encoded, array.ndim))
         parts.append(struct.pack(f"<{array.ndim}I", *array.shape))
-        parts.append(np.ascontiguousarray(array, dtype="<f2").tobytes())
+    flat = [np.asarray(array, dtype=np.int64).ravel() for array in arrays.values()]
+    values = np.concatenate(flat or [np.zeros(0, dtype=np.int64)])
+    if np.abs(values).max(initial=0) >= 1 << MAX_CLASS:
+        raise ValueError(f"weight integers must stay below 2**{MAX_CLASS} in magnitude")
+    classes, width, mantissa = _classes(values)
+    low, high = int(classes.min(initial=0)), int(classes.max(initial=0))
+    counts = np.bincount(classes - low, minlength=high - low + 1)
+    table = FrequencyTable.from_probabilities(low, counts if counts.sum() else [1.0])
+    streams = [(classes, table)]
+    streams += [(mantissa[run], RawBits(bits)) for bits, run in enumerate(_runs_of(width))]
+    tables = pack_tables([table])
+    parts += [struct.pack("<I", len(tables)), tables, encode_symbols(streams)]
     return b"".join(parts)
 
 
-def unpack_weights(data: bytes) -> dict[str, np.ndarray]:
-    """Read arrays written by :func:`pack_weights` as float32, checking every size."""
+def unpack_weights(data: bytes) -> tuple[float, dict[str, np.ndarray]]:
+    """Read ``(step, arrays)`` written by :func:`pack_weights`, checking every size."""
     pos = 0
 
     def take(size: int, what: str) -> bytes:
@@ -48,8 +91,10 @@ def unpack_weights(data: bytes) -> dict[str, np.ndarray]:
         pos += size
         return data[pos - size : pos]
 
-    (count,) = struct.unpack("<H", take(2, "tensor count"))
-    arrays: dict[str, np.ndarray] = {}
+    step, count = struct.unpack("<fH", take(6, "step and tensor count"))
+    if not np.isfinite(step) or step <= 0:
+        raise FormatError(f"weight step {step} is unusable")
+    shapes: dict[str, tuple[int, ...]] = {}
     total = 0
     for _ in range(count):
         (length,) = struct.unpack("<B", take(1, "name length"))
@@ -59,16 +104,28 @@ def unpack_weights(data: bytes) -> dict[str, np.ndarray]:
             raise FormatError(f"weight name before byte {pos} is not UTF-8") from None
         (ndim,) = struct.unpack("<B", take(1, "dimension count"))
         shape = struct.unpack(f"<{ndim}I", take(4 * ndim, "shape"))
-        size = int(np.prod(shape, dtype=np.int64))
-        total += size
+        total += int(np.prod(shape, dtype=np.int64))
         if total > MAX_WEIGHTS:
             raise FormatError(f"weights claim more than {MAX_WEIGHTS} values at byte {pos}")
-        values = np.frombuffer(take(2 * size, f"tensor {name!r}"), dtype="<f2")
-        if not np.all(np.isfinite(values)):
-            raise FormatError(f"tensor {name!r} holds non-finite values")
-        if name in arrays:
+        if name in shapes:
             raise FormatError(f"tensor {name!r} appears twice")
-        arrays[name] = values.astype(np.float32).reshape(shape)
-    if pos != len(data):
-        raise FormatError(f"{len(data) - pos} unexpected bytes after the weights")
-    return arrays
+        shapes[name] = shape
+    (length,) = struct.unpack("<I", take(4, "table length"))
+    tables = unpack_tables(take(length, "class table"), max_tables=1)
+    if len(tables) != 1 or tables[0].offset < -MAX_CLASS or tables[0].symbols.stop > MAX_CLASS + 1:
+        raise FormatError(f"weights need one class table within +-{MAX_CLASS}")
+    reader = SymbolReader(data[pos:])
+    classes = reader.read(tables[0], total)
+    width = np.maximum(np.abs(classes) - 1, 0)
+    mantissa = np.zeros(total, dtype=np.int64)
+    for bits, run in enumerate(_runs_of(width)):
+        mantissa[run] = reader.read(RawBits(bits), len(run))
+    reader.finish()
+    magnitude = np.where(classes != 0, (1 << width) + mantissa, 0)
+    values = np.sign(classes) * magnitude
+    arrays, start = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape, dtype=np.int64))
+        arrays[name] = values[start : start + size].reshape(shape)
+        start += size
+    return float(step), arrays

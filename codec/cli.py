@@ -20,7 +20,7 @@ from codec.api import AudioError, compress_file, decompress_file, describe
 from codec.fit import DEFAULT_QUALITY, FitSettings
 
 QUALITY_HELP = (
-    "quality, 0 to 16 (default %(default)s): the price of a bit is 2**-Q in distortion, "
+    "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "
     "which sets the quantizer step; each step up buys about 3 dB of SNR for more bits"
 )
 
@@ -32,8 +32,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _quality(text: str) -> float:
     value = float(text)
-    if not 0 <= value <= 16:
-        raise argparse.ArgumentTypeError(f"quality {text} is outside 0 to 16")
+    if not 0 <= value <= 24:
+        raise argparse.ArgumentTypeError(f"quality {text} is outside 0 to 24")
     return value
 
 

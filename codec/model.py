@@ -25,11 +25,13 @@ torch.Size([2, 1000])
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
+from scipy.optimize import least_squares
 from scipy.signal import firwin
 from torch import nn
 
@@ -116,30 +118,55 @@ class Autoencoder(nn.Module):
 TAPS = 64  # length of the filterbank's band filters
 
 
-def pqmf_basis(bands: int = 4, taps: int = TAPS) -> torch.Tensor:
-    """(taps, bands) analysis filters of a pseudo-QMF cosine-modulated filterbank.
+@functools.cache
+def pqmf_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
+    """The prototype lowpass of a perfect-reconstruction cosine-modulated filterbank.
 
-    The prototype is a Kaiser-windowed lowpass whose cutoff is chosen so that shifted
-    copies are power complementary; with synthesis = the adjoint, the bank reconstructs
-    to about 60 dB. Each filter keeps all but about 0.02 % of its energy within a quarter
-    band of its own band, where the 8-tap MDCT filterbank of the same shape leaks 5-10 %:
-    a tone is coded in one band, not smeared over two.
+    A cosine-modulated bank whose synthesis is the adjoint of its analysis reconstructs
+    perfectly when each pair of the prototype's polyphase components (k and bands + k, of
+    2 x bands) is power complementary. Starting from a Kaiser-windowed lowpass, least
+    squares meets those conditions (to about 1e-9) while keeping as little energy as it
+    can beyond 3/4 of a band: the bank reconstructs to about 145 dB, where a Kaiser
+    prototype alone stops near 60 dB, and its bands leak half as much.
     """
-    omega = np.linspace(0, np.pi, 4097)
-    passband = omega <= np.pi / bands
+    m = taps // (2 * bands)
 
-    def complementarity_error(cutoff: float) -> float:
-        power = np.abs(np.fft.rfft(firwin(taps, cutoff, window=("kaiser", 9.0)), 8192)) ** 2
-        mirror = np.interp(np.pi / bands - omega[passband], omega, power)
-        return float(np.max(np.abs(power[passband] + mirror - 1)))
+    def polyphase_errors(prototype: np.ndarray) -> np.ndarray:
+        g = prototype.reshape(m, 2 * bands).T
+        errors = []
+        for k in range(bands):
+            pair = np.correlate(g[k], g[k], "full") + np.correlate(
+                g[bands + k], g[bands + k], "full"
+            )
+            pair[m - 1] -= 1 / (2 * bands)
+            errors.append(pair[m - 1 :])
+        return np.concatenate(errors)
 
-    cutoffs = np.linspace(0.5 / bands, 0.8 / bands, 301)
-    best = cutoffs[np.argmin([complementarity_error(c) for c in cutoffs])]
-    prototype = firwin(taps, best, window=("kaiser", 9.0))
+    stopband = np.linspace(0, np.pi, 1025) > 0.75 * np.pi / bands
+
+    def residuals(half: np.ndarray) -> np.ndarray:
+        prototype = np.concatenate([half, half[::-1]])  # linear phase
+        leak = np.abs(np.fft.rfft(prototype, 2048))[stopband]
+        return np.concatenate([1e6 * polyphase_errors(prototype), leak])
+
+    start = firwin(taps, 0.6 / bands, window=("kaiser", 9.0))
+    start *= np.sqrt(taps / (4 * bands * np.sum(start**2)))
+    half = least_squares(residuals, start[: taps // 2], xtol=1e-15, ftol=1e-15, gtol=1e-15).x
+    return np.concatenate([half, half[::-1]])
+
+
+def pqmf_basis(bands: int = 4, taps: int = TAPS) -> torch.Tensor:
+    """(taps, bands) analysis filters of the cosine-modulated filterbank.
+
+    Each filter keeps all but about 0.01 % of its energy within a quarter band of its
+    own band, where the 8-tap MDCT filterbank of the same shape leaks 5-10 %: a tone is
+    coded in one band, not smeared over two.
+    """
     n = np.arange(taps)[None, :]
     k = np.arange(bands)[:, None]
     phase = (-1.0) ** k * np.pi / 4
-    filters = prototype * np.cos((2 * k + 1) * np.pi / (2 * bands) * (n - (taps - 1) / 2) + phase)
+    modulation = np.cos((2 * k + 1) * np.pi / (2 * bands) * (n - (taps - 1) / 2) + phase)
+    filters = pqmf_prototype(bands, taps) * modulation
     filters /= np.linalg.norm(filters, axis=1, keepdims=True)
     return torch.from_numpy(filters.T.copy())
 
@@ -149,9 +176,9 @@ def filterbank_init(model: Autoencoder) -> None:
 
     The first layer takes mid and side, (L +- R) / sqrt(2), split into even and odd
     samples; the second turns each pair into four bands at a quarter rate with 64-tap
-    pseudo-QMF filters (:func:`pqmf_basis`). Latent channels 0-3 hold mid, 4-7 side;
+    cosine-modulated filters (:func:`pqmf_basis`). Latent channels 0-3 hold mid, 4-7 side;
     the others stay zero. The decoder is the adjoint, so before fitting it inverts the
-    encoder (to about 60 dB).
+    encoder (to about 145 dB).
     """
     k = model.config.kernel_size
     if 2 * k < TAPS:

@@ -16,7 +16,7 @@ def sample_file() -> SaeFile:
     q = np.round(rng.laplace(size=(3, 6, 16)) * 2).astype(np.int64)
     flat = CoefficientModel.flat(channels=3)
     heads = [FrequencyTable.from_probabilities(0, rng.random(HEADS) + 0.1) for _ in range(4)]
-    weights = {"w": rng.standard_normal((4, 3, 2)).astype(np.float32), "b": np.zeros(4)}
+    weights = {"w": rng.integers(-300, 300, (4, 3, 2)), "b": np.zeros(4, dtype=int)}
     return SaeFile(
         sample_rate=44100,
         channels=2,
@@ -28,6 +28,7 @@ def sample_file() -> SaeFile:
         latent_steps=80,
         config={"hidden_channels": 8},
         weights=weights,
+        weight_step=0.001,
         model=CoefficientModel(
             rng.integers(-2, 3, (3, GROUPS)),
             rng.integers(-2, 3, (len(LEVELS), 2, BUCKETS)),
@@ -50,7 +51,8 @@ def test_file_round_trip():
     assert back.config == {"hidden_channels": 8}
     assert back.model.heads == sae.model.heads
     assert back.model.remainders == sae.model.remainders
-    np.testing.assert_allclose(back.weights["w"], sae.weights["w"], rtol=1e-3, atol=1e-4)
+    np.testing.assert_array_equal(back.weights["w"], sae.weights["w"])
+    assert back.weight_step == pytest.approx(0.001)
     assert set(back.section_bytes) == {"HEAD", "CONF", "WGTS", "CTXM", "TABL", "LATS"}
     assert read_sae(write_sae(sae), decode_latents=False).coefficients.size == 0
 
@@ -114,16 +116,22 @@ def test_bad_sections():
 
 
 def test_weights_round_trip_and_errors():
-    arrays = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "a.bias": np.ones(2)}
-    back = unpack_weights(pack_weights(arrays))
-    assert list(back) == ["a.weight", "a.bias"]
-    np.testing.assert_array_equal(back["a.weight"], arrays["a.weight"])
-    data = pack_weights(arrays)
-    with pytest.raises(FormatError, match="truncated weights"):
-        unpack_weights(data[:-1])
-    with pytest.raises(FormatError, match="unexpected bytes"):
+    rng = np.random.default_rng(0)
+    arrays = {"a.weight": rng.integers(-2000, 2000, (2, 3)), "a.bias": np.array([0, -(1 << 23)])}
+    step, back = unpack_weights(pack_weights(arrays, 0.25))
+    assert step == 0.25 and list(back) == ["a.weight", "a.bias"]
+    for name, values in arrays.items():
+        np.testing.assert_array_equal(back[name], values)
+    zeros = pack_weights({"w": np.zeros((64, 8, 32), dtype=int)}, 1.0)
+    assert len(zeros) < 40  # an unfitted decoder: 16,384 zero offsets in a few bytes
+    data = pack_weights(arrays, 0.25)
+    with pytest.raises(FormatError, match=r"truncated weights|symbol stream"):
+        unpack_weights(data[:-4])
+    with pytest.raises(FormatError, match="whole 32-bit words"):
         unpack_weights(data + b"\x00")
     with pytest.raises(FormatError, match="more than"):
-        unpack_weights(struct.pack("<HB1sB2I", 1, 1, b"x", 2, 1 << 20, 1 << 20))
-    with pytest.raises(FormatError, match="non-finite"):
-        unpack_weights(pack_weights({"x": np.array([np.inf])}))
+        unpack_weights(struct.pack("<fHB1sB2I", 1.0, 1, 1, b"x", 2, 1 << 20, 1 << 20))
+    with pytest.raises(FormatError, match="unusable"):
+        unpack_weights(struct.pack("<fH", float("nan"), 0))
+    with pytest.raises(ValueError, match="below 2"):
+        pack_weights({"x": np.array([1 << 24])}, 1.0)
