@@ -64,8 +64,8 @@ RUNGS_PER_REMAINDER_TABLE = 4
 MAX_CLASS = 24  # remainders stay below 2**24
 
 _NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
-_PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0])
-_NEAR_OF_HEAD = np.minimum(np.arange(HEADS), NEAR_CAP)
+_PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0], dtype=np.int8)
+_NEAR_OF_HEAD = np.minimum(np.arange(HEADS), NEAR_CAP).astype(np.int8)
 _MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
 _BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
 
@@ -81,20 +81,33 @@ def level_frames(frames: int, level: int) -> slice:
     return slice(first, frames, stride)
 
 
+def _quantizer_bits(k: np.ndarray) -> np.ndarray:
+    """Whether each index of ``k`` (channels, frames, bins) is read with Q1 (state >= 2).
+
+    Writing the state as 2a + b, NEXT_STATE is a' = b xor parity, b' = a: so a at bin n
+    is the parity of the indices at n - 1, n - 3, n - 5, ..., a running sum over every
+    other bin, which numpy computes without a loop over the bins.
+    """
+    parity = (k & 1).astype(np.int8)  # two's complement: the parity of |k| too
+    bits = np.zeros(k.shape, dtype=np.int8)
+    for first in (0, 1):  # bins n - 1 of one parity give a at bins of the other
+        running = np.cumsum(parity[..., first::2], axis=-1, dtype=np.int32) & 1
+        count = len(range(first + 1, k.shape[-1], 2))
+        bits[..., first + 1 :: 2] = running[..., :count]
+    return bits
+
+
 def chain_states(k: np.ndarray) -> np.ndarray:
     """The trellis state before each index of ``k`` (channels, frames, bins)."""
-    parity = np.moveaxis(np.abs(k) & 1, 2, 0).astype(np.int8)  # bins first: contiguous steps
-    states = np.empty_like(parity)
-    state = np.zeros(k.shape[:2], dtype=np.int8)
-    for j in range(len(parity)):
-        states[j] = state
-        state = _NEXT[2 * state + parity[j]]
-    return np.moveaxis(states, 0, 2)
+    a = _quantizer_bits(k)
+    b = np.zeros_like(a)
+    b[..., 1:] = a[..., :-1]
+    return 2 * a + b
 
 
 def reconstruction_levels(k: np.ndarray) -> np.ndarray:
     """Integer levels (multiples of the step) that the indices ``k`` decode to."""
-    return 2 * k - np.where(chain_states(k) >= 2, np.sign(k), 0)
+    return 2 * k - _quantizer_bits(k) * np.sign(k)
 
 
 def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,14 +133,15 @@ def near_activity(m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
 def far_activity(known: np.ndarray, level: int) -> np.ndarray:
     """(channels, level frames, bins) activity from the frames ``DISTANCE[level]`` away.
 
-    ``known`` holds |k| where it is already decoded and zero elsewhere."""
+    ``known`` holds min(|k|, FAR_CAP) where it is already decoded and zero elsewhere
+    (int8, small: these arrays are as large as the song)."""
     channels, frames, bins = known.shape
     rows = np.arange(frames)[level_frames(frames, level)]
-    activity = np.zeros((channels, len(rows), bins), dtype=np.int64)
+    activity = np.zeros((channels, len(rows), bins), dtype=np.int8)
     d = DISTANCE[level]
     for source in (rows - d, rows + d) if d else ():
         inside = (source >= 0) & (source < frames)
-        m = np.minimum(known[:, source[inside]], FAR_CAP)
+        m = known[:, source[inside]]
         spread = 2 * m
         spread[:, :, 1:] += m[:, :, :-1]
         spread[:, :, :-1] += m[:, :, 1:]
@@ -201,19 +215,19 @@ def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Level, quantizer and activity bucket of every index of ``k``, as the decoder will
     see them: everything but the maps that turn them into rungs."""
     frames = k.shape[1]
-    quantizer = (chain_states(k) >= 2).astype(np.int64)
+    quantizer = _quantizer_bits(k).astype(np.int64)
     magnitude = np.abs(k)
     near = np.minimum(magnitude, NEAR_CAP)
     m1, m2 = np.zeros_like(near), np.zeros_like(near)
     m1[:, :, 1:], m2[:, :, 2:] = near[:, :, :-1], near[:, :, :-2]
     level = np.zeros(k.shape, dtype=np.int64)
     bucket = np.zeros(k.shape, dtype=np.int64)
-    known = np.zeros_like(magnitude)
+    known = np.zeros(k.shape, dtype=np.int8)
     for index in range(len(LEVELS)):
         f = level_frames(frames, index)
         level[:, f] = index
         bucket[:, f] = buckets(near_activity(m1[:, f], m2[:, f]), far_activity(known, index), index)
-        known[:, f] = magnitude[:, f]
+        known[:, f] = np.minimum(magnitude[:, f], FAR_CAP)
     return level, quantizer, bucket
 
 
@@ -266,13 +280,17 @@ def _runs_of(values: np.ndarray, count: int) -> list[np.ndarray]:
 def decode_coefficients(
     data: bytes, shape: tuple[int, int, int], model: CoefficientModel
 ) -> np.ndarray:
-    """The inverse of :func:`encode_coefficients`."""
+    """The inverse of :func:`encode_coefficients`.
+
+    Decoding runs a loop over the bins of each level, so it keeps its arrays small (int8
+    where it can): they are as large as the song, and memory traffic is most of its time.
+    """
     channels, frames, bins = shape
     model.check(channels)
     reader = SymbolReader(data)
     heads, remainders = TableSet(model.heads), TableSet(model.remainders)
-    k = np.zeros(shape, dtype=np.int64)
-    known = np.zeros(shape, dtype=np.int64)
+    k = np.zeros(shape, dtype=np.int32)
+    known = np.zeros(shape, dtype=np.int8)
     base = model.base[:, bin_groups(bins)].T  # (bins, channels)
     for level in range(len(LEVELS)):
         f = level_frames(frames, level)
@@ -283,21 +301,21 @@ def decode_coefficients(
         row_base = np.repeat(base, rows, axis=1)
         adjust = model.adjust[level].ravel()  # at quantizer x BUCKETS + bucket
         state = np.zeros(channels * rows, dtype=np.int8)
-        m1 = np.zeros(channels * rows, dtype=np.int64)
+        m1 = np.zeros(channels * rows, dtype=np.int8)
         m2 = np.zeros_like(m1)
-        head = np.zeros((bins, channels * rows), dtype=np.int64)
+        head = np.zeros((bins, channels * rows), dtype=np.int8)
         rung = np.zeros_like(head)
         for j in range(bins):
-            quantizer = (state >= 2).astype(np.int64)
+            quantizer = state >> 1
             bucket = buckets(near_activity(m1, m2), far[j], level)
             r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, model.rungs - 1)
-            h = reader.read(heads.choose(2 * r + quantizer), len(r))
+            h = reader.read(heads.choose(2 * r + quantizer), len(r)).astype(np.int8)
             head[j], rung[j] = h, r
             state = _NEXT[2 * state + _PARITY_OF_HEAD[h]]
             m2, m1 = m1, _NEAR_OF_HEAD[h]
         head = np.moveaxis(head.reshape(bins, channels, rows), 0, 2)
         rung = np.moveaxis(rung.reshape(bins, channels, rows), 0, 2)
-        magnitude = head.copy()
+        magnitude = head.astype(np.int32, order="C")  # C order: reshape(-1) is a view
         negative = reader.read(RawBits(1), int(np.count_nonzero(head)))
         big = head >= 3
         tables = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
@@ -308,9 +326,10 @@ def decode_coefficients(
             mantissa[run] = reader.read(RawBits(bits), len(run))
         remainder = np.where(size > 0, (1 << width) + mantissa, 0)
         magnitude[big] = 3 + 2 * remainder + (head[big] == 4)
-        signed = magnitude.copy()
-        signed[magnitude != 0] *= np.where(negative == 1, -1, 1)
-        k[:, f] = signed
-        known[:, f] = magnitude
+        known[:, f] = np.minimum(magnitude, FAR_CAP)
+        flat = magnitude.reshape(-1)
+        flipped = np.flatnonzero(flat)[negative == 1]
+        flat[flipped] = -flat[flipped]
+        k[:, f] = magnitude
     reader.finish()
     return k

@@ -263,7 +263,9 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
         model.decoder.load_state_dict(fitted)
     except (RuntimeError, ValueError) as error:
         raise FormatError(f"decoder weights do not fit the model: {error}") from None
-    latents = imdct(reconstruction_levels(sae.coefficients) * sae.step, steps).astype(np.float32)
+    latents = np.empty((coded, steps), dtype=np.float32)
+    for channel, indices in enumerate(sae.coefficients):  # a channel at a time: less memory
+        latents[channel] = imdct(reconstruction_levels(indices[None]) * sae.step, steps)[0]
     decoded = decode_track(model, torch.from_numpy(latents))
     audio = decoded.numpy().T[left : left + sae.frames] * np.float32(sae.gain)
     if sae.channels == 1:

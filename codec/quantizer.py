@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from bitstream.context import (
+    FAR_CAP,
     HEADS,
     LEVELS,
     MAX_CLASS,
@@ -74,7 +75,7 @@ def trellis_quantize(
     scaled = coefficients / step
     costs = _Costs(model, lam / step**2)
     k = np.zeros(coefficients.shape, dtype=np.int64)
-    known = np.zeros(coefficients.shape, dtype=np.int64)
+    known = np.zeros(coefficients.shape, dtype=np.int8)
     base = model.base[:, bin_groups(bins)]  # (channels, bins)
     for level in range(len(LEVELS)):
         f = level_frames(frames, level)
@@ -88,7 +89,7 @@ def trellis_quantize(
             part = slice(start, start + ROWS_PER_SEARCH)
             magnitude[part] = _search(np.abs(x[part]), far[part], row_base[part], level, costs)
         k[:, f] = (np.where(x < 0, -magnitude, magnitude)).reshape(channels, rows, bins)
-        known[:, f] = magnitude.reshape(channels, rows, bins)
+        known[:, f] = np.minimum(magnitude, FAR_CAP).reshape(channels, rows, bins)
     return k
 
 

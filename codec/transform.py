@@ -45,13 +45,12 @@ def mdct(signal: np.ndarray, hop: int) -> np.ndarray:
 def imdct(coefficients: np.ndarray, length: int) -> np.ndarray:
     """Overlap-add inverse of :func:`mdct`, cut to ``length`` samples."""
     hop = coefficients.shape[-1]
-    unfolded = dct(coefficients, type=4, norm="ortho", axis=-1)
-    u1, u2 = np.split(unfolded, 2, axis=-1)
-    pieces = np.concatenate([u2, -u2[..., ::-1], -u1[..., ::-1], -u1], axis=-1) * _window(hop)
+    lead = coefficients.shape[:-2]
     frames = coefficients.shape[-2]
-    out = np.zeros((*coefficients.shape[:-2], (frames + 1) * hop))
-    first = pieces[..., :hop].reshape(*coefficients.shape[:-2], -1)
-    second = pieces[..., hop:].reshape(*coefficients.shape[:-2], -1)
-    out[..., : frames * hop] += first
-    out[..., hop : (frames + 1) * hop] += second
-    return out[..., hop : hop + length]
+    u1, u2 = np.split(dct(coefficients, type=4, norm="ortho", axis=-1), 2, axis=-1)
+    window = _window(hop)
+    # each frame's first half overlaps the previous frame's second half: add them in place
+    out = np.zeros((*lead, frames + 1, hop))
+    out[..., :-1, :] = np.concatenate([u2, -u2[..., ::-1]], axis=-1) * window[:hop]
+    out[..., 1:, :] -= np.concatenate([u1[..., ::-1], u1], axis=-1) * window[hop:]
+    return out.reshape(*lead, -1)[..., hop : hop + length]
