@@ -125,7 +125,7 @@ def compress(
     latents = encode_track(model, signal)[:FILTERBANK_CHANNELS].double().numpy()
     samples = max(frames * channels, 1)
 
-    @functools.cache
+    @functools.lru_cache(maxsize=1)  # one frame length's coefficients at a time: memory
     def transformed(frame_steps: int) -> np.ndarray:
         return mdct(latents, frame_steps)
 
