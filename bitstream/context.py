@@ -160,7 +160,9 @@ class CoefficientModel:
 
     base: np.ndarray  # (coded channels, GROUPS) rung offsets
     adjust: np.ndarray  # (len(LEVELS), 2 quantizers, BUCKETS) rung offsets
-    heads: list[FrequencyTable]  # table 2 r + quantizer for rung r: symbols 0 .. HEADS - 1
+    # table 2 r + quantizer for rung r: symbols 0 .. HEADS - 1, or a one-symbol table
+    # where the encoder codes nothing: it costs the file a few bytes, not a dozen
+    heads: list[FrequencyTable]
     remainders: list[FrequencyTable]  # table r // RUNGS_PER_REMAINDER_TABLE: classes
 
     @property
@@ -196,8 +198,8 @@ class CoefficientModel:
             )
         if not self.heads or len(self.heads) % 2 or self.rungs > MAX_RUNGS:
             raise FormatError(f"{len(self.heads)} head tables (2 per rung, 1 to {MAX_RUNGS})")
-        if any(t.offset != 0 or len(t.frequencies) != HEADS for t in self.heads):
-            raise FormatError(f"head tables must cover the symbols 0 to {HEADS - 1}")
+        if any(t.offset != 0 or len(t.frequencies) > HEADS for t in self.heads):
+            raise FormatError(f"head tables must cover symbols 0 to at most {HEADS - 1}")
         if len(self.remainders) != self.remainder_tables(self.rungs):
             raise FormatError(f"{len(self.remainders)} remainder tables for {self.rungs} rungs")
         if any(t.offset != 0 or len(t.frequencies) > MAX_CLASS for t in self.remainders):
@@ -206,9 +208,6 @@ class CoefficientModel:
     def rung(self, channel, group, level, quantizer, bucket) -> np.ndarray:
         r = self.base[channel, group] + self.adjust[level, quantizer, bucket]
         return np.clip(r, 0, self.rungs - 1)
-
-    def head_matrix(self) -> np.ndarray:
-        return np.stack([t.frequencies for t in self.heads])
 
 
 def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -114,7 +114,5 @@ def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray, float
 
 def _table(counts: np.ndarray) -> FrequencyTable:
     """A table from symbol counts; symbols never seen keep the least frequency, and a
-    table nobody uses is flat."""
-    if counts.sum() == 0:
-        counts = np.ones(max(len(counts), 1))
-    return FrequencyTable.from_probabilities(0, counts)
+    table nobody uses has one symbol (the least there is to store)."""
+    return FrequencyTable.from_probabilities(0, counts if counts.sum() > 0 else [1.0])

@@ -5,10 +5,10 @@ latents at a quarter of the sample rate; the decoder mirrors them with ``ConvTra
 The post's model (:meth:`ModelConfig.of_post`) has kernels of 4 and ReLUs, latents
 included. The codec's model keeps the latents signed and starts from a critically sampled
 filterbank (:func:`filterbank_init`): mid/side, then four bands per side at a quarter
-rate (pseudo-QMF filters), in 8 of the 64 channels. The codec then takes a
-lapped transform (:mod:`codec.transform`) along each latent channel's time axis,
-``frame_steps`` latents a frame, which gives the frequency resolution that short
-convolutions at a quarter rate cannot have.
+rate (a cosine-modulated filterbank that reconstructs perfectly), in 8 of the 64
+channels. The codec then takes a lapped transform (:mod:`codec.transform`) along each
+latent channel's time axis, ``frame_steps`` latents a frame, which gives the frequency
+resolution that short convolutions at a quarter rate cannot have.
 
 :func:`encode_track` and :func:`decode_track` run a model over a whole track in blocks,
 each block read with enough context on both sides that every sample sees its full

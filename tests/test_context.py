@@ -134,10 +134,10 @@ def test_damaged_and_mismatched_streams():
 def test_models_that_do_not_fit_are_refused():
     flat = CoefficientModel.flat(channels=1)
     head = flat.heads[0]
-    short = FrequencyTable.from_probabilities(0, [0.5, 0.5])
+    long = FrequencyTable.from_probabilities(0, np.ones(HEADS + 1))
     bad = [
         (flat.base, flat.adjust, [head], flat.remainders, "head tables"),
-        (flat.base, flat.adjust, [short, short], flat.remainders, "symbols 0 to 4"),
+        (flat.base, flat.adjust, [long, long], flat.remainders, "symbols 0 to at most 4"),
         (flat.base, flat.adjust, [head, head], [], "remainder tables"),
         (flat.base[:, :3], flat.adjust, [head, head], flat.remainders, "context maps"),
     ]

@@ -30,7 +30,7 @@ def test_fitted_model_codes_close_to_the_true_source():
     k, scale = laplace_indices()
     model = fit_coefficient_model(k)
     assert 8 * len(encode_coefficients(k, model)) <= 1.03 * ideal_laplace_bits(k, scale)
-    assert len(pack_tables(model.heads + model.remainders)) <= 14 * len(model.heads)
+    assert len(pack_tables(model.heads + model.remainders)) <= 12 * len(model.heads)
 
 
 def test_estimate_matches_the_coder():

@@ -109,7 +109,7 @@ def test_bad_sections():
         read_sae(rewrite(b"CTXM", b"\x00" + sections[b"CTXM"][1:]))
     shifted = FrequencyTable.from_probabilities(1, np.ones(HEADS))  # heads start at 0
     flat = CoefficientModel.flat(channels=1)
-    with pytest.raises(FormatError, match="symbols 0 to 4"):
+    with pytest.raises(FormatError, match="symbols 0 to at most 4"):
         read_sae(rewrite(b"TABL", pack_tables([shifted] * 4 + flat.remainders)))
     with pytest.raises(FormatError, match="remainder tables"):
         read_sae(rewrite(b"TABL", pack_tables(flat.heads * 2)))
