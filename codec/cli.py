@@ -17,6 +17,7 @@ import torch
 
 from bitstream import FormatError
 from codec.api import AudioError, compress_file, decompress_file, describe
+from codec.files import OutputFormatError, audio_format, check_output
 from codec.fit import DEFAULT_QUALITY, FitSettings
 
 QUALITY_HELP = (
@@ -122,12 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compress(args: argparse.Namespace) -> None:
+    if args.input.suffix.lower() == ".sae":
+        raise AudioError(f"{args.input} is already a .sae file (sae decompress decodes it)")
+    output = args.output or args.input.with_suffix(".sae")
+    info = sf.info(str(args.input))  # a readable input, then a writable output: both
+    check_output(output, args.force, args.input)  # before minutes of fitting, not after
     if args.device == "cuda" and not torch.cuda.is_available():
         raise AudioError("--device cuda: no CUDA device is available here")
-    output = args.output or args.input.with_suffix(".sae")
     bits = args.bits_per_sample
     if args.bitrate is not None:
-        info = sf.info(str(args.input))
         bits = args.bitrate * 1000 / (info.samplerate * info.channels)
     report = compress_file(
         args.input,
@@ -148,6 +152,9 @@ def _compress(args: argparse.Namespace) -> None:
 
 def _decompress(args: argparse.Namespace) -> None:
     output = args.output or args.input.with_suffix(".wav")
+    describe(args.input.read_bytes())  # header and checksums first: a damaged file says so
+    audio_format(output)  # and the output's problems before the decoding, not after it
+    check_output(output, args.force, args.input)
     frames, channels, rate = decompress_file(args.input, output, overwrite=args.force)
     print(f"{output}: {frames} frames, {channels} channels, {rate} Hz")
 
@@ -182,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     run = {"compress": _compress, "decompress": _decompress, "info": _info}[args.command]
     try:
+        if not args.input.is_file():
+            raise FileNotFoundError(f"{args.input}: no such file")
         run(args)
-    except (FormatError, AudioError, OSError, sf.LibsndfileError) as error:
+    except (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError) as error:
         print(f"sae: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

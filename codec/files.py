@@ -20,12 +20,41 @@ class OutputExistsError(FileExistsError):
     """The output file exists and overwriting was not asked for."""
 
 
+class OutputFormatError(ValueError):
+    """The output's extension names no audio format that can be written."""
+
+
+def audio_format(path: str | os.PathLike) -> str:
+    """The soundfile format the extension of ``path`` names, or :class:`OutputFormatError`."""
+    suffix = Path(path).suffix
+    if suffix.lstrip(".").upper() not in sf.available_formats():
+        known = ", ".join(sorted(f".{name.lower()}" for name in ("WAV", "FLAC", "OGG", "AIFF")))
+        raise OutputFormatError(
+            f"cannot write audio as {suffix or 'a file with no extension'} ({known}, ...)"
+        )
+    return suffix.lstrip(".").upper()
+
+
+def check_output(
+    path: str | os.PathLike, overwrite: bool = False, source: str | os.PathLike | None = None
+) -> None:
+    """Raise now what writing ``path`` would raise later, so that no long work ends in
+    that error: the ``source`` file itself, an existing file (without ``overwrite``), a
+    missing folder."""
+    path = Path(path)
+    if source is not None and path.exists() and os.path.samefile(source, path):
+        raise OSError(f"{path} is the input file; choose another output")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists (use -f to overwrite)")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: no folder {path.parent}")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} exists (use -f to overwrite)")
+    check_output(path, overwrite)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     try:
@@ -55,9 +84,6 @@ def write_audio(
 
     Samples are clipped to [-1, 1] first: integer formats would otherwise wrap around.
     """
-    path = Path(path)
-    kind = path.suffix.lstrip(".").upper()
-    if kind not in sf.available_formats():
-        raise ValueError(f"cannot write audio as {path.suffix or 'a file with no extension'}")
+    kind = audio_format(path)
     with atomic_output(path, overwrite) as temp:
         sf.write(temp, np.clip(audio, -1.0, 1.0), sample_rate, format=kind)

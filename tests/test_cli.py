@@ -79,13 +79,16 @@ def test_no_partial_files_are_left(wav):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["compress", "missing.wav"], 1, "missing.wav"),
+        (["compress", "missing.wav"], 1, "missing.wav: no such file"),
+        (["compress", "{truncated}"], 1, "already a .sae file"),
+        (["decompress", "{sae}", "-o", "{out}.xyz"], 1, "cannot write audio as .xyz"),
+        (["decompress", "{sae}", "-o", "{tmp}/no/such/out.wav"], 1, "no folder"),
         (["compress", "{wav}", "-q", "99"], 2, "quality 99 is outside"),
         (["compress", "{wav}", "--iterations", "0"], 2, "not a positive number"),
         (["frobnicate"], 2, "invalid choice"),
         (["decompress", "{junk}"], 1, "not a b'SAE"),
         (["decompress", "{wav}", "-o", "{out}"], 1, "not a b'SAE"),
-        (["decompress", "{wav}"], 1, "is the input file"),
+        (["decompress", "{wav}"], 1, "not a b'SAE"),
         (["info", "{junk}"], 1, "not a b'SAE"),
         (["compress", "{junkwav}"], 1, "Format not recognised"),
         (["compress", "{nan}"], 1, "NaN"),
@@ -108,7 +111,7 @@ def test_errors_are_one_line_with_exit_codes(wav, tmp_path, args, code, message)
     truncated.write_bytes((tmp_path / "t.sae").read_bytes()[:-7])
     out = tmp_path / "out.wav"
     names = {"wav": wav, "junk": junk, "nan": nan, "six": six, "truncated": truncated, "out": out}
-    names["junkwav"] = junkwav
+    names.update(junkwav=junkwav, tmp=tmp_path, sae=tmp_path / "t.sae")
     result = run(*[a.format(**names) for a in args], *(FAST if args[0] == "compress" else []))
     assert result.returncode == code
     assert message in result.stderr
