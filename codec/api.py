@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from bitstream import FormatError, SaeFile, read_sae, write_sae
 from bitstream.context import reconstruction_levels
-from codec.entropy_model import estimated_bits
+from codec.entropy_model import estimated_bits, index_bits
 from codec.files import read_audio, write_audio, write_bytes
 from codec.fit import (
     DEFAULT_QUALITY,
@@ -84,6 +85,7 @@ def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
 
 
 FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
+OnFitStep = Callable[[int, Callable[[int, int], np.ndarray]], None]
 
 
 def compress(
@@ -95,6 +97,7 @@ def compress(
     settings: FitSettings = FitSettings(),
     config: ModelConfig = ModelConfig(),
     progress: bool = False,
+    on_fit_step: OnFitStep | None = None,
 ) -> bytes:
     """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes.
 
@@ -105,7 +108,9 @@ def compress(
     latent time takes the frame length of :data:`FRAME_STEPS` that a quick estimate says
     costs least distortion + lambda x rate for this song: long frames for tonal music,
     short ones for dense music. ``settings`` says how to fit (iterations, seed, device),
-    ``config`` what to fit.
+    ``config`` what to fit. ``on_fit_step(iteration, reconstruct)`` is called before the
+    decoder's first fitting iteration and after each: ``reconstruct(start, frames)`` is the
+    audio of those frames as the decoder, fitted so far, decodes them.
     """
     audio = _check_audio(audio)
     if not 0 < sample_rate < 1 << 32:
@@ -185,7 +190,29 @@ def compress(
         dequantized = imdct(reconstruction_levels(sae.coefficients) * sae.step, steps)
         dequantized = dequantized.astype(np.float32)
         bits = best.bits_per_sample if progress else None
-        fit_decoder(model, torch.from_numpy(dequantized), signal, settings, progress, bits)
+
+        def reconstruct(start: int, count: int) -> np.ndarray:
+            edge = config.context_steps  # latents of context on each side
+            first = max((left + start) // STRIDE - edge, 0)
+            last = min(-(-(left + start + count) // STRIDE) + edge, steps)
+            window = torch.from_numpy(dequantized[None, :, first:last])
+            with torch.no_grad():
+                out = model.decoder(window.to(settings.device))[0].cpu().numpy().T * gain
+            out = out[left + start - first * STRIDE :][:count]
+            return out.mean(axis=1, keepdims=True) if channels == 1 else out
+
+        def on_step(iteration: int, _: Autoencoder) -> None:
+            on_fit_step(iteration, reconstruct)
+
+        fit_decoder(
+            model,
+            torch.from_numpy(dequantized),
+            signal,
+            settings,
+            progress,
+            bits,
+            on_step if on_fit_step is not None else None,
+        )
         fitted = model.decoder.state_dict()
         offsets.update({name: fitted[name] - value for name, value in start.items()})
         sae.weights, sae.weight_step = _quantized(offsets, best.distortion)
@@ -241,10 +268,7 @@ def _search_rate(code, bits_per_sample: float, start: float) -> Candidate:
 def decompress(data: bytes) -> tuple[np.ndarray, int]:
     """``(audio, sample_rate)`` from ``.sae`` bytes; audio is float32 (frames, channels)."""
     sae = read_sae(data)
-    try:
-        config = ModelConfig.from_dict(sae.config)
-    except (TypeError, ValueError) as error:
-        raise FormatError(f"bad model configuration: {error}") from None
+    config = _file_config(sae)
     steps, left, _ = _padding(sae.frames, config)
     coded, frames, bins = sae.coefficients.shape
     if (sae.latent_steps, bins, frames) != (steps, config.frame_steps, frame_count(steps, bins)):
@@ -362,6 +386,34 @@ def describe(data: bytes) -> dict:
     }
 
 
+class BitUsage(NamedTuple):
+    """Where a file's coefficient bits go (their ideal code lengths under its tables)."""
+
+    channel_names: list[str]  # the coded latent channels: which signal, which band
+    channel_bits: np.ndarray  # per coded latent channel
+    seconds: np.ndarray  # the middle of each transform frame
+    kbps: np.ndarray  # each transform frame's bits over its hop
+
+
+def bit_usage(data: bytes) -> BitUsage:
+    """Bits per latent channel and over time of ``.sae`` bytes (decodes the indices)."""
+    sae = read_sae(data)
+    bits = index_bits(sae.coefficients, sae.model)
+    coded, frames, hop = sae.coefficients.shape
+    nyquist = sae.sample_rate / 2 / 1000
+    names = [
+        f"{('mid', 'side')[c // 4]} {nyquist * (c % 4) / 4:.3g}-{nyquist * (c % 4 + 1) / 4:.3g} kHz"
+        if coded == FILTERBANK_CHANNELS
+        else f"latent {c}"
+        for c in range(coded)
+    ]
+    left = _padding(sae.frames, _file_config(sae))[1]
+    hop_seconds = hop * STRIDE / sae.sample_rate
+    seconds = (np.arange(frames) * hop * STRIDE - left) / sae.sample_rate
+    kbps = bits.sum(axis=(0, 2)) / hop_seconds / 1000
+    return BitUsage(names, bits.sum(axis=(1, 2)), seconds, kbps)
+
+
 WEIGHT_STEP = 0.0095  # x the coding's rms error: the weights' rounding stays ~30 dB below it
 SMALLEST_WEIGHT_STEP = 2.0**-20
 
@@ -376,6 +428,13 @@ def _quantized(offsets: dict[str, torch.Tensor], distortion: float) -> tuple[dic
     step = max(WEIGHT_STEP * float(np.sqrt(distortion)), SMALLEST_WEIGHT_STEP)
     integers = {name: np.round(value.double().numpy() / step) for name, value in offsets.items()}
     return {name: value.astype(np.int64) for name, value in integers.items()}, step
+
+
+def _file_config(sae: SaeFile) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(sae.config)
+    except (TypeError, ValueError) as error:
+        raise FormatError(f"bad model configuration: {error}") from None
 
 
 def _filterbank(config: ModelConfig, decoder_inputs: int) -> Autoencoder:

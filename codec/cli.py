@@ -1,5 +1,6 @@
-"""The ``sae`` command: compress audio to ``.sae``, decompress it, inspect a file, and run
-the rate-distortion benchmark (``sae bench``, the same as ``python -m benchmarks.rd``).
+"""The ``sae`` command: compress audio to ``.sae``, decompress it, inspect a file, compare
+a decoded file with its original, and run the rate-distortion benchmark (``sae bench``,
+the same as ``python -m benchmarks.rd``).
 
 Exit codes: 0 success, 1 bad data (unreadable audio, damaged file, existing output),
 2 bad usage, 130 interrupted. Errors are one line on stderr, never a traceback.
@@ -10,15 +11,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 import torch
 
 from bitstream import FormatError
-from codec.api import AudioError, compress_file, decompress_file, describe
-from codec.files import OutputFormatError, audio_format, check_output
-from codec.fit import DEFAULT_QUALITY, FitSettings
+from codec.api import (
+    AudioError,
+    bit_usage,
+    compress,
+    compress_file,
+    decompress,
+    decompress_file,
+    describe,
+    snr_db,
+)
+from codec.files import OutputFormatError, audio_format, check_output, read_audio
+from codec.fit import DEFAULT_QUALITY, FitSettings, fit_plain
+from codec.model import STRIDE, Autoencoder, ModelConfig, decode_track, encode_track
+from codec.plots import animate_fit, plot_bits, plot_comparison
 
 QUALITY_HELP = (
     "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "
@@ -113,6 +127,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("input", type=Path, help=".sae file to inspect")
     i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.add_argument(
+        "--plot",
+        type=Path,
+        metavar="OUT.png",
+        help="also draw the bits spent on each latent channel and over time",
+    )
+    i.add_argument("-f", "--force", action="store_true", help="overwrite an existing plot")
+
+    t = commands.add_parser(
+        "fit",
+        help="fit a song's model and animate the fitting",
+        description="Fit the model to INPUT as sae compress would (or, with --no-rate, the "
+        "original post's autoencoder on plain mean squared error) and print how close it "
+        "gets. With --animate, write an animated GIF of one fixed random segment: left and "
+        "right channels, the original against the reconstruction, a frame every few "
+        "iterations, iteration and SNR in the title.",
+    )
+    t.add_argument("input", type=Path, help="audio file to fit")
+    t.add_argument("--animate", type=Path, metavar="OUT.gif", help="write the animation here")
+    t.add_argument(
+        "--iterations",
+        type=_positive,
+        default=POST_ITERATIONS,
+        help="fitting iterations (default %(default)s, the post's)",
+    )
+    t.add_argument(
+        "--every", type=_positive, help=f"a frame every N iterations (default: {FRAMES} frames)"
+    )
+    t.add_argument(
+        "--segment-seconds",
+        type=_positive_float,
+        metavar="S",
+        help="length of the segment shown (default: 1024 samples, the post's segments)",
+    )
+    t.add_argument(
+        "--no-rate",
+        action="store_true",
+        help="the post exactly: its ReLU autoencoder, plain MSE, latents unquantized",
+    )
+    t.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
+    t.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    t.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to fit")
+    t.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    m = commands.add_parser(
+        "compare",
+        help="draw the original against a decoded file",
+        description="Draw a figure comparing ORIGINAL with DECODED (same rate and channels; "
+        "no delay alignment): waveforms of the loudest 20 ms, spectrograms of both and of "
+        "their difference on one colour scale, and the SNR of each octave band, which is "
+        "printed too: where the bits went, and where they did not.",
+    )
+    m.add_argument("original", type=Path, help="the original audio file")
+    m.add_argument("decoded", type=Path, help="the decoded audio file")
+    m.add_argument("-o", "--output", type=Path, help="figure (default: DECODED with .png)")
+    m.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
 
     commands.add_parser(
         "bench",
@@ -160,7 +231,12 @@ def _decompress(args: argparse.Namespace) -> None:
 
 
 def _info(args: argparse.Namespace) -> None:
-    info = describe(args.input.read_bytes())
+    data = args.input.read_bytes()
+    info = describe(data)
+    if args.plot is not None:
+        check_output(args.plot, args.force, args.input)
+        usage = bit_usage(data)
+        plot_bits(usage.channel_bits, usage.channel_names, usage.seconds, usage.kbps, args.plot)
     if args.json:
         print(json.dumps(info))
         return
@@ -176,6 +252,101 @@ def _info(args: argparse.Namespace) -> None:
     print(f"  {'quantizer step':<24}{info['quantizer_step']:.4g}")
     for name, size in info["sections"].items():
         print(f"  section {name:<16}{size} bytes")
+    if args.plot is not None:
+        print(f"{args.plot}: bits per latent channel and over time")
+
+
+POST_ITERATIONS = 150
+POST_LEARNING_RATE = 2e-2  # the post's model from scratch (the codec's decoder: 3e-4)
+FRAMES = 40
+
+
+def _fit(args: argparse.Namespace) -> None:
+    if args.animate is not None:
+        if args.animate.suffix.lower() != ".gif":
+            raise OutputFormatError(f"{args.animate}: the animation is a GIF: name it .gif")
+        check_output(args.animate, args.force, args.input)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise AudioError("--device cuda: no CUDA device is available here")
+    audio, rate = read_audio(args.input)
+    length = round(args.segment_seconds * rate) if args.segment_seconds else 1024
+    length = max(1, min(length, len(audio)))
+    start = int(np.random.default_rng(args.seed).integers(0, len(audio) - length + 1))
+    every = args.every or max(1, args.iterations // FRAMES)
+    frames: list[tuple[int, np.ndarray]] = []
+
+    def snapshot(iteration: int, reconstruct) -> None:
+        if iteration % every == 0 or iteration == args.iterations:
+            frames.append((iteration, reconstruct(start, length)))
+
+    settings = FitSettings(iterations=args.iterations, seed=args.seed, device=args.device)
+    if args.no_rate:
+        settings = replace(settings, learning_rate=POST_LEARNING_RATE)
+        decoded = _fit_post(audio, settings, not args.quiet, snapshot)
+        title, size = "the post's autoencoder, plain MSE", "latents unquantized"
+    else:
+        progress = not args.quiet
+        data = compress(audio, rate, quality=args.quality, settings=settings, progress=progress,
+                        on_fit_step=snapshot)  # fmt: skip
+        decoded, _ = decompress(data)
+        title = f"sae at quality {args.quality:g}"
+        size = f"{8 * len(data) / audio.size:.3f} bits/sample"
+    snr = snr_db(audio, decoded)
+    print(f"{args.input}: SNR {snr:.2f} dB after {args.iterations} iterations ({size})")
+    if args.animate is not None:
+        animate_fit(audio[start : start + length], frames, rate, args.animate, title)
+        print(f"{args.animate}: {len(frames)} frames of {length} samples from frame {start}")
+
+
+def _fit_post(audio: np.ndarray, settings: FitSettings, progress: bool, snapshot) -> np.ndarray:
+    """The post's autoencoder fitted to ``audio`` (frames, channels); the song it decodes.
+
+    Its convolutions pad with zeros ('SAME'), as the post's did, so its snapshots and its
+    song show the edge sag the post describes."""
+    frames, channels = audio.shape
+    stereo = np.repeat(audio, 2 // channels, axis=1)
+    gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) or 1.0
+    stereo = np.pad(stereo / gain, ((0, -frames % STRIDE), (0, 0)))  # whole latents
+    signal = torch.from_numpy(np.ascontiguousarray(stereo.T, dtype=np.float32))
+    config = ModelConfig.of_post()
+    margin = config.context_steps * STRIDE
+
+    def to_audio(decoded: np.ndarray) -> np.ndarray:
+        decoded = decoded * gain
+        return decoded.mean(axis=1, keepdims=True) if channels == 1 else decoded
+
+    def on_step(iteration: int, model: Autoencoder) -> None:
+        def reconstruct(start: int, count: int) -> np.ndarray:
+            first = max(start - margin, 0) // STRIDE * STRIDE
+            last = min(start + count + margin + -(start + count + margin) % STRIDE, len(stereo))
+            window = signal[None, :, first:last].to(settings.device)
+            with torch.no_grad():
+                out = model.decoder(model.encoder(window))[0].cpu().numpy().T
+            return to_audio(out[start - first :][:count])
+
+        snapshot(iteration, reconstruct)
+
+    model = fit_plain(signal, config, settings, progress, on_step)
+    return to_audio(decode_track(model, encode_track(model, signal)).numpy().T[:frames])
+
+
+def _compare(args: argparse.Namespace) -> None:
+    output = args.output or args.decoded.with_suffix(".png")
+    check_output(output, args.force, args.decoded)
+    original, rate = read_audio(args.original)
+    decoded, decoded_rate = read_audio(args.decoded)
+    if decoded_rate != rate or decoded.shape[1] != original.shape[1]:
+        raise AudioError(
+            f"{args.decoded} ({decoded_rate} Hz, {decoded.shape[1]} channels) does not match "
+            f"{args.original} ({rate} Hz, {original.shape[1]} channels)"
+        )
+    if min(len(original), len(decoded)) < 2:
+        raise AudioError("too short to compare: fewer than 2 frames")
+    bands = plot_comparison(original, decoded, rate, output)
+    n = min(len(original), len(decoded))
+    print(f"{output}: SNR {snr_db(original[:n], decoded[:n]):.2f} dB over {n} frames")
+    for low, high, snr in bands:
+        print(f"  {low:>7.0f} - {high:<7.0f} Hz  {snr:6.2f} dB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,11 +358,19 @@ def main(argv: list[str] | None = None) -> int:
         return bench(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    run = {"compress": _compress, "decompress": _decompress, "info": _info}[args.command]
+    run = {
+        "compress": _compress,
+        "decompress": _decompress,
+        "info": _info,
+        "fit": _fit,
+        "compare": _compare,
+    }
     try:
-        if not args.input.is_file():
-            raise FileNotFoundError(f"{args.input}: no such file")
-        run(args)
+        for name in ("input", "original", "decoded"):
+            path = getattr(args, name, None)
+            if path is not None and not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file")
+        run[args.command](args)
     except (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError) as error:
         print(f"sae: error: {error}", file=sys.stderr)
         return 1

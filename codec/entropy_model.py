@@ -31,10 +31,12 @@ from bitstream.context import (
     GROUPS,
     HEADS,
     LEVELS,
+    MAX_CLASS,
     MAX_RUNGS,
     RUNGS_PER_REMAINDER_TABLE,
     CoefficientModel,
     bin_groups,
+    coding_contexts,
     context_keys,
     remainder_classes,
     split_heads,
@@ -54,18 +56,36 @@ def fit_coefficient_model(k: np.ndarray) -> CoefficientModel:
 def estimated_bits(k: np.ndarray) -> float:
     """The bits that coding ``k`` under a model fitted to it takes, tables left out: the
     ideal code length of its heads and remainder classes, plus its raw bits."""
-    model, heads, remainders, raw = _fit(k)
-    tables = [(heads, model.heads), (remainders, model.remainders)]
-    bits = raw
-    for counts, table in tables:
-        for count, frequencies in zip(counts, table, strict=True):
-            used = count[: len(frequencies.frequencies)]
-            bits += float(used @ (PRECISION - np.log2(frequencies.frequencies[: len(used)])))
+    model, rung, quantizer = _fit(k)
+    return float(_index_bits(np.abs(k).ravel(), rung, quantizer, model).sum())
+
+
+def index_bits(k: np.ndarray, model: CoefficientModel) -> np.ndarray:
+    """The bits each index of ``k`` takes under ``model`` (its ideal code length, head,
+    sign and remainder together): where a file's bits go."""
+    rung, quantizer = coding_contexts(k, model)
+    return _index_bits(np.abs(k), rung, quantizer, model)
+
+
+def _index_bits(magnitude, rung, quantizer, model: CoefficientModel) -> np.ndarray:
+    def costs(tables: list[FrequencyTable], width: int) -> np.ndarray:
+        # a symbol beyond a short table gets the coder's least probability: about 2**-24
+        bits = np.full((len(tables), width), PRECISION + 8.0)
+        for row, table in zip(bits, tables, strict=True):
+            row[: len(table.frequencies)] = PRECISION - np.log2(table.frequencies)
+        return bits
+
+    head, remainder = split_heads(magnitude)
+    size, width, _ = remainder_classes(remainder)
+    bits = costs(model.heads, HEADS)[2 * rung + quantizer, head] + (magnitude > 0)
+    big = head >= 3
+    remainders = costs(model.remainders, MAX_CLASS + 1)
+    bits[big] += remainders[rung[big] // RUNGS_PER_REMAINDER_TABLE, size[big]] + width[big]
     return bits
 
 
-def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray, float]:
-    """The model, the counts its tables were built from, and the raw bits of ``k``."""
+def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray]:
+    """The model, and the rung and quantizer of each index of ``k`` (flattened)."""
     channels, _, bins = k.shape
     level, quantizer, bucket = context_keys(k)
     contexts = len(LEVELS) * 2 * BUCKETS
@@ -101,15 +121,13 @@ def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray, float
     remainders = np.bincount(
         rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size, minlength=tables * classes
     )
-    heads, remainders = heads.reshape(-1, HEADS), remainders.reshape(tables, classes)
     model = CoefficientModel(
         base.reshape(channels, GROUPS),
         adjust.reshape(len(LEVELS), 2, BUCKETS),
-        [_table(counts) for counts in heads],
-        [_table(np.trim_zeros(counts, "b")) for counts in remainders],
+        [_table(counts) for counts in heads.reshape(-1, HEADS)],
+        [_table(np.trim_zeros(counts, "b")) for counts in remainders.reshape(tables, classes)],
     )
-    raw = np.count_nonzero(magnitude) + np.maximum(size - 1, 0).sum()  # signs and mantissas
-    return model, heads, remainders, float(raw)
+    return model, rung, quantizer
 
 
 def _table(counts: np.ndarray) -> FrequencyTable:

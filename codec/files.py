@@ -55,8 +55,14 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     """Yield a temporary path beside ``path``; on success rename it to ``path``."""
     path = Path(path)
     check_output(path, overwrite)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # the temporary file keeps the extension: writers that go by it (images) still can
+    handle, temp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent
+    )
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # as a plain open() would make it: mkstemp's is 0600
     try:
         yield Path(temp)
         os.replace(temp, path)

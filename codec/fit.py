@@ -20,6 +20,7 @@ squared error with no quantization, kept to reproduce the post.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,9 @@ def _windows(signal: torch.Tensor, starts: torch.Tensor, span: int) -> torch.Ten
     return signal[:, index].transpose(0, 1)
 
 
+OnStep = Callable[[int, Autoencoder], None]  # (iterations done, the model as it stands)
+
+
 def fit_decoder(
     model: Autoencoder,
     latents: torch.Tensor,
@@ -81,10 +85,12 @@ def fit_decoder(
     settings: FitSettings,
     progress: bool = False,
     bits_per_sample: float | None = None,
+    on_step: OnStep | None = None,
 ) -> Autoencoder:
     """Fit ``model.decoder`` so that it turns ``latents`` (inputs, steps), the dequantized
     latents of the song, into ``audio`` (2, 4 x steps), the gain-normalized song.
-    ``bits_per_sample``, the file's size, is shown on the progress bar.
+    ``bits_per_sample``, the file's size, is shown on the progress bar; ``on_step`` is
+    called before the first iteration and after each.
 
     Segments are read with ``context_steps`` latents of real signal on both sides and
     only their middle is scored, so nothing is learned from zero-padded edges.
@@ -107,7 +113,9 @@ def fit_decoder(
         disable=not progress,
         unit="it",
     )
-    for starts in bar:
+    if on_step is not None:
+        on_step(0, model)
+    for iteration, starts in enumerate(bar, start=1):
         decoded = decoder(_windows(latents, starts, span))
         target = _windows(audio, starts * STRIDE, span * STRIDE)
         distortion = (decoded - target)[..., margin:-margin].pow(2).mean()
@@ -116,15 +124,22 @@ def fit_decoder(
         optimizer.step()
         schedule.step()
         bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
+        if on_step is not None:
+            on_step(iteration, model)
     model.cpu().eval()
     return model
 
 
 def fit_plain(
-    audio: torch.Tensor, config: ModelConfig, settings: FitSettings, progress: bool = False
+    audio: torch.Tensor,
+    config: ModelConfig,
+    settings: FitSettings,
+    progress: bool = False,
+    on_step: OnStep | None = None,
 ) -> Autoencoder:
     """The post's recipe: an autoencoder fitted to ``audio`` (2, frames) on plain mean
-    squared error, latents unquantized."""
+    squared error, latents unquantized. ``on_step`` is called before the first iteration
+    and after each."""
     torch.manual_seed(settings.seed)
     device = torch.device(settings.device)
     model = Autoencoder(config).to(device)
@@ -140,7 +155,9 @@ def fit_plain(
         disable=not progress,
         unit="it",
     )
-    for starts in bar:
+    if on_step is not None:
+        on_step(0, model)
+    for iteration, starts in enumerate(bar, start=1):
         batch = _windows(signal, starts, span)
         error = (model.decoder(model.encoder(batch)) - batch)[..., margin:-margin]
         distortion = error.pow(2).mean()
@@ -148,4 +165,6 @@ def fit_plain(
         distortion.backward()
         optimizer.step()
         bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
+        if on_step is not None:
+            on_step(iteration, model)
     return model.cpu().eval()

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,9 @@ def test_refuses_to_overwrite_without_force(wav):
 def test_no_partial_files_are_left(wav):
     main(["compress", str(wav), *FAST])
     assert sorted(p.name for p in wav.parent.iterdir()) == ["song.sae", "song.wav"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert wav.with_suffix(".sae").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 
 from bitstream.context import bin_groups, encode_coefficients
 from bitstream.entropy import pack_tables
-from codec.entropy_model import estimated_bits, fit_coefficient_model
+from codec.entropy_model import estimated_bits, fit_coefficient_model, index_bits
 
 
 def ideal_laplace_bits(k: np.ndarray, scale: np.ndarray) -> float:
@@ -47,3 +48,13 @@ def test_an_idle_channel_costs_almost_nothing():
     bits = 8 * len(encode_coefficients(quiet, model))
     alone = 8 * len(encode_coefficients(quiet[:1], fit_coefficient_model(quiet[:1])))
     assert bits - alone < 0.001 * quiet[1].size  # 25,600 zeros for a few bits
+
+
+def test_bits_per_index_add_up_to_the_estimate_and_the_coder():
+    k, _ = laplace_indices(seed=3)
+    model = fit_coefficient_model(k)
+    bits = index_bits(k, model)
+    assert bits.shape == k.shape and bits.min() >= 0
+    assert bits.sum() == pytest.approx(estimated_bits(k), rel=1e-9)
+    assert bits.sum() == pytest.approx(8 * len(encode_coefficients(k, model)), rel=0.01)
+    assert bits[k == 0].mean() < bits[np.abs(k) > 4].mean()
