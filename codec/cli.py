@@ -66,6 +66,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _fitting_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that fit a model: seed, device, overwrite, quiet."""
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    parser.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to fit the model"
+    )
+    parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sae",
@@ -103,12 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=FitSettings.iterations,
         help="decoder fitting iterations (default %(default)s)",
     )
-    c.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    c.add_argument(
-        "--device", choices=["cpu", "cuda"], default="cpu", help="where to fit the model"
-    )
-    c.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _fitting_options(c)
 
     d = commands.add_parser(
         "decompress",
@@ -167,10 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the post exactly: its ReLU autoencoder, plain MSE, latents unquantized",
     )
     t.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
-    t.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    t.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to fit")
-    t.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _fitting_options(t)
 
     m = commands.add_parser(
         "compare",
