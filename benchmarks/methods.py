@@ -9,18 +9,17 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soundfile as sf
-import torch
 from scipy.signal import resample_poly
 
 import codec
 from benchmarks import mdct
 from benchmarks.oracle import oracle_curve
-from codec.fit import FitSettings, fit_plain
-from codec.model import ModelConfig, decode_track, encode_track
+from codec.fit import FitSettings
+from codec.model import STRIDE, ModelConfig
 
 
 @dataclass
@@ -58,17 +57,13 @@ def run_sae(audio: np.ndarray, rate: int, quality: float) -> Coded:
 
 
 def run_post(audio: np.ndarray, rate: int, iterations: int) -> Coded:
-    """The post as written: plain MSE, 150 iterations of 100 x 1024, float latents."""
-    gain = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
-    frames = len(audio) - len(audio) % 4
-    signal = torch.from_numpy(np.ascontiguousarray(audio[:frames].T / gain))
-    settings = FitSettings(iterations=iterations, batch_size=100, learning_rate=2e-2)
-    model, encode_seconds = _timed(fit_plain, signal, ModelConfig.of_post(), settings)
-    latents = encode_track(model, signal)
-    decoded, decode_seconds = _timed(decode_track, model, latents)
+    """The post as written: plain MSE, float latents (fitting and decoding timed together)."""
+    settings = replace(FitSettings.of_post(), iterations=iterations)
+    decoded, seconds = _timed(lambda: codec.fit_post(audio, settings=settings))
     # the post's latents, unquantized float32: 64 channels at 1/4 rate for 2 channels
-    bits = 32 * latents.numel() / signal.numel()
-    return Coded(None, decoded.numpy().T * gain, encode_seconds, decode_seconds, bits)
+    config = ModelConfig.of_post()
+    bits = 32 * config.latent_channels / STRIDE / 2
+    return Coded(None, decoded, seconds, 0.0, bits)
 
 
 def run_mdct(audio: np.ndarray, rate: int, step: float) -> Coded:

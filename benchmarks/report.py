@@ -133,8 +133,9 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
             f"- The post's model as written (plain MSE, no quantization, 150 iterations of "
             f"100 x 1024): SNR {np.mean([r['snr_db'] for r in post]):.1f} dB on average "
             f"({min(r['snr_db'] for r in post):.1f} to {max(r['snr_db'] for r in post):.1f}), "
-            f"fitted in {np.mean([r['encode_seconds'] for r in post]):.0f} s on average; its "
-            f"float32 latents take {post[0]['bits_per_sample']:.0f} bits/sample: no compression."
+            f"fitted and decoded in {np.mean([r['encode_seconds'] for r in post]):.0f} s on "
+            f"average; its float32 latents take {post[0]['bits_per_sample']:.0f} bits/sample: "
+            "no compression."
         )
     lines += [
         "",

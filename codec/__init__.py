@@ -9,6 +9,7 @@ from codec.api import (
     decompress,
     decompress_file,
     describe,
+    fit_post,
     snr_db,
 )
 from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, fit_plain
@@ -29,5 +30,6 @@ __all__ = [
     "describe",
     "fit_decoder",
     "fit_plain",
+    "fit_post",
     "snr_db",
 ]

@@ -25,11 +25,12 @@ from tqdm import tqdm
 from bitstream import FormatError, SaeFile, read_sae, write_sae
 from bitstream.context import reconstruction_levels
 from codec.entropy_model import estimated_bits, index_bits
-from codec.files import read_audio, write_audio, write_bytes
+from codec.files import audio_format, check_output, read_audio, write_audio, write_bytes
 from codec.fit import (
     DEFAULT_QUALITY,
     FitSettings,
     fit_decoder,
+    fit_plain,
     quality_to_lambda,
     quantizer_step,
 )
@@ -297,6 +298,52 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(audio), sae.sample_rate
 
 
+def fit_post(
+    audio: np.ndarray,
+    *,
+    settings: FitSettings = FitSettings.of_post(),
+    progress: bool = False,
+    on_fit_step: OnFitStep | None = None,
+) -> np.ndarray:
+    """The original post, as written: its autoencoder (:meth:`ModelConfig.of_post`)
+    fitted to ``audio`` (frames, channels) on plain mean squared error, latents left
+    unquantized. Returns the song it decodes, float32 (frames, channels). Its latents,
+    64 float32 channels at a quarter rate, take 256 bits per sample: no compression.
+
+    Its convolutions pad with zeros ('SAME'), as the post's did, so its song and
+    ``on_fit_step``'s stretches (see :func:`compress`) show the edge sag the post
+    describes.
+    """
+    audio = _check_audio(audio)
+    frames, channels = audio.shape
+    stereo = np.repeat(audio, 2 // channels, axis=1)
+    gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) or 1.0
+    stereo = np.pad(stereo / gain, ((0, -frames % STRIDE), (0, 0)))  # whole latents
+    signal = torch.from_numpy(np.ascontiguousarray(stereo.T, dtype=np.float32))
+    config = ModelConfig.of_post()
+    margin = config.context_steps * STRIDE
+
+    def to_audio(decoded: np.ndarray) -> np.ndarray:
+        decoded = decoded * np.float32(gain)
+        return decoded.mean(axis=1, keepdims=True) if channels == 1 else decoded
+
+    def on_step(iteration: int, model: Autoencoder) -> None:
+        def reconstruct(start: int, count: int) -> np.ndarray:
+            first = max(start - margin, 0) // STRIDE * STRIDE
+            last = min(start + count + margin + -(start + count + margin) % STRIDE, len(stereo))
+            window = signal[None, :, first:last].to(settings.device)
+            with torch.no_grad():
+                out = model.decoder(model.encoder(window))[0].cpu().numpy().T
+            return to_audio(out[start - first :][:count])
+
+        on_fit_step(iteration, reconstruct)
+
+    step = on_step if on_fit_step is not None else None
+    model = fit_plain(signal, config, settings, progress, step)
+    decoded = decode_track(model, encode_track(model, signal)).numpy().T[:frames]
+    return np.ascontiguousarray(to_audio(decoded))
+
+
 @dataclass(frozen=True)
 class CompressionReport:
     """What compressing a file cost and how close the decoded file comes back."""
@@ -337,9 +384,10 @@ def compress_file(
     """Compress the audio file ``source`` into ``target`` (.sae), written atomically.
 
     ``options`` are those of :func:`compress`. The report's SNR comes from decoding the
-    file as written, not from the model's own estimate.
+    file as written, not from the model's own estimate. A target that cannot be written
+    is refused before any work.
     """
-    _refuse_same_file(source, target)
+    check_output(target, overwrite, source)
     audio, rate = read_audio(source)
     started = time.perf_counter()
     data = compress(audio, rate, **options)
@@ -356,9 +404,11 @@ def decompress_file(
 ) -> tuple[int, int, int]:
     """Decode the ``.sae`` file ``source`` into the audio file ``target`` (format by extension).
 
-    Returns (frames, channels, sample rate) of what was written.
+    Returns (frames, channels, sample rate) of what was written. A target that cannot be
+    written is refused before any decoding.
     """
-    _refuse_same_file(source, target)
+    audio_format(target)
+    check_output(target, overwrite, source)
     with open(source, "rb") as handle:
         audio, rate = decompress(handle.read())
     write_audio(target, audio, rate, overwrite)
@@ -442,8 +492,3 @@ def _filterbank(config: ModelConfig, decoder_inputs: int) -> Autoencoder:
     model = Autoencoder(config, decoder_inputs=decoder_inputs)
     filterbank_init(model)
     return model
-
-
-def _refuse_same_file(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    if os.path.exists(target) and os.path.samefile(source, target):
-        raise OSError(f"{target} is the input file; choose another output")

@@ -27,11 +27,11 @@ from codec.api import (
     decompress,
     decompress_file,
     describe,
+    fit_post,
     snr_db,
 )
-from codec.files import OutputFormatError, audio_format, check_output, read_audio
-from codec.fit import DEFAULT_QUALITY, FitSettings, fit_plain
-from codec.model import STRIDE, Autoencoder, ModelConfig, decode_track, encode_track
+from codec.files import OutputFormatError, check_output, read_audio
+from codec.fit import DEFAULT_QUALITY, FitSettings
 from codec.plots import animate_fit, plot_bits, plot_comparison
 
 QUALITY_HELP = (
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--iterations",
         type=_positive,
-        default=POST_ITERATIONS,
+        default=FitSettings.of_post().iterations,
         help="fitting iterations (default %(default)s, the post's)",
     )
     t.add_argument(
@@ -199,8 +199,7 @@ def _compress(args: argparse.Namespace) -> None:
     if args.input.suffix.lower() == ".sae":
         raise AudioError(f"{args.input} is already a .sae file (sae decompress decodes it)")
     output = args.output or args.input.with_suffix(".sae")
-    info = sf.info(str(args.input))  # a readable input, then a writable output: both
-    check_output(output, args.force, args.input)  # before minutes of fitting, not after
+    info = sf.info(str(args.input))  # an unreadable input says so before the output does
     if args.device == "cuda" and not torch.cuda.is_available():
         raise AudioError("--device cuda: no CUDA device is available here")
     bits = args.bits_per_sample
@@ -225,9 +224,7 @@ def _compress(args: argparse.Namespace) -> None:
 
 def _decompress(args: argparse.Namespace) -> None:
     output = args.output or args.input.with_suffix(".wav")
-    describe(args.input.read_bytes())  # header and checksums first: a damaged file says so
-    audio_format(output)  # and the output's problems before the decoding, not after it
-    check_output(output, args.force, args.input)
+    describe(args.input.read_bytes())  # a damaged file says so before the output does
     frames, channels, rate = decompress_file(args.input, output, overwrite=args.force)
     print(f"{output}: {frames} frames, {channels} channels, {rate} Hz")
 
@@ -258,8 +255,6 @@ def _info(args: argparse.Namespace) -> None:
         print(f"{args.plot}: bits per latent channel and over time")
 
 
-POST_ITERATIONS = 150
-POST_LEARNING_RATE = 2e-2  # the post's model from scratch (the codec's decoder: 3e-4)
 FRAMES = 40
 
 
@@ -281,13 +276,14 @@ def _fit(args: argparse.Namespace) -> None:
         if iteration % every == 0 or iteration == args.iterations:
             frames.append((iteration, reconstruct(start, length)))
 
-    settings = FitSettings(iterations=args.iterations, seed=args.seed, device=args.device)
+    options = {"iterations": args.iterations, "seed": args.seed, "device": args.device}
+    progress = not args.quiet
     if args.no_rate:
-        settings = replace(settings, learning_rate=POST_LEARNING_RATE)
-        decoded = _fit_post(audio, settings, not args.quiet, snapshot)
+        settings = replace(FitSettings.of_post(), **options)
+        decoded = fit_post(audio, settings=settings, progress=progress, on_fit_step=snapshot)
         title, size = "the post's autoencoder, plain MSE", "latents unquantized"
     else:
-        progress = not args.quiet
+        settings = FitSettings(**options)
         data = compress(audio, rate, quality=args.quality, settings=settings, progress=progress,
                         on_fit_step=snapshot)  # fmt: skip
         decoded, _ = decompress(data)
@@ -298,38 +294,6 @@ def _fit(args: argparse.Namespace) -> None:
     if args.animate is not None:
         animate_fit(audio[start : start + length], frames, rate, args.animate, title)
         print(f"{args.animate}: {len(frames)} frames of {length} samples from frame {start}")
-
-
-def _fit_post(audio: np.ndarray, settings: FitSettings, progress: bool, snapshot) -> np.ndarray:
-    """The post's autoencoder fitted to ``audio`` (frames, channels); the song it decodes.
-
-    Its convolutions pad with zeros ('SAME'), as the post's did, so its snapshots and its
-    song show the edge sag the post describes."""
-    frames, channels = audio.shape
-    stereo = np.repeat(audio, 2 // channels, axis=1)
-    gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) or 1.0
-    stereo = np.pad(stereo / gain, ((0, -frames % STRIDE), (0, 0)))  # whole latents
-    signal = torch.from_numpy(np.ascontiguousarray(stereo.T, dtype=np.float32))
-    config = ModelConfig.of_post()
-    margin = config.context_steps * STRIDE
-
-    def to_audio(decoded: np.ndarray) -> np.ndarray:
-        decoded = decoded * gain
-        return decoded.mean(axis=1, keepdims=True) if channels == 1 else decoded
-
-    def on_step(iteration: int, model: Autoencoder) -> None:
-        def reconstruct(start: int, count: int) -> np.ndarray:
-            first = max(start - margin, 0) // STRIDE * STRIDE
-            last = min(start + count + margin + -(start + count + margin) % STRIDE, len(stereo))
-            window = signal[None, :, first:last].to(settings.device)
-            with torch.no_grad():
-                out = model.decoder(model.encoder(window))[0].cpu().numpy().T
-            return to_audio(out[start - first :][:count])
-
-        snapshot(iteration, reconstruct)
-
-    model = fit_plain(signal, config, settings, progress, on_step)
-    return to_audio(decode_track(model, encode_track(model, signal)).numpy().T[:frames])
 
 
 def _compare(args: argparse.Namespace) -> None:

@@ -61,6 +61,11 @@ class FitSettings:
     seed: int = 0
     device: str = "cpu"
 
+    @classmethod
+    def of_post(cls) -> FitSettings:
+        """The original post's recipe: 150 iterations, from scratch, so a larger step."""
+        return cls(iterations=150, learning_rate=2e-2)
+
 
 def _batches(settings: FitSettings, length: int, span: int):
     """Start positions of ``settings.batch_size`` random windows of ``span``, per iteration."""
