@@ -2,14 +2,14 @@
 
 from bitstream.container import FormatError
 from bitstream.entropy import FrequencyTable, decode_symbols, encode_symbols
-from bitstream.sae import SaeFile, read_sae, write_sae
+from bitstream.sae import SaeSegment, read_segments, write_segment
 
 __all__ = [
     "FormatError",
     "FrequencyTable",
-    "SaeFile",
+    "SaeSegment",
     "decode_symbols",
     "encode_symbols",
-    "read_sae",
-    "write_sae",
+    "read_segments",
+    "write_segment",
 ]

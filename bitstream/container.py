@@ -11,24 +11,27 @@ Byte layout (all integers little-endian)::
                     4   payload length L (u32)
                     L   payload
                     4   CRC32 of tag + payload (u32)
-    end           nothing: bytes after the last section are an error
 
-A reader checks every length against the bytes that are actually there before it
-slices anything, and every CRC before it hands a payload on, so a damaged file stops
-here with a :class:`FormatError` that names the problem and its byte offset.
+Containers may follow one another in a stream (a ``.sae`` file is a run of them, one per
+segment of audio). A reader checks every length against the bytes that are actually
+left in the stream before it reads anything, and every CRC before it hands a payload on,
+so a damaged file stops here with a :class:`FormatError` that names the problem and its
+byte offset, and no claimed length makes it allocate more than the file holds.
 
 >>> blob = write_container(SAE_MAGIC, 1, [(b"HEAD", b"abc"), (b"DATA", b"")])
->>> read_container(blob, SAE_MAGIC, {1})
+>>> read_container(io.BytesIO(blob), SAE_MAGIC, {1})
 (1, {b'HEAD': b'abc', b'DATA': b''})
->>> read_container(blob[:-1], SAE_MAGIC, {1})
+>>> read_container(io.BytesIO(blob[:-1]), SAE_MAGIC, {1})
 Traceback (most recent call last):
 bitstream.container.FormatError: truncated file: section b'DATA' at offset 23 needs 12 bytes...
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
+from typing import BinaryIO
 
 SAE_MAGIC = b"SAE\x1a"
 MAX_SECTIONS = 64
@@ -56,51 +59,59 @@ def write_container(magic: bytes, version: int, sections: list[tuple[bytes, byte
     return b"".join(parts)
 
 
-def read_container(data: bytes, magic: bytes, versions: set[int]) -> tuple[int, dict[bytes, bytes]]:
-    """Check and split a container into ``(version, {tag: payload})``.
+def bytes_left(stream: BinaryIO) -> int:
+    """How many bytes lie between the stream's position and its end."""
+    position = stream.tell()
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(position)
+    return end - position
 
-    Raises :class:`FormatError` for a wrong magic, an unknown version, a truncated or
-    oversized file, a duplicated tag or a CRC mismatch.
+
+def read_container(
+    stream: BinaryIO, magic: bytes, versions: set[int]
+) -> tuple[int, dict[bytes, bytes]]:
+    """Check and read the container at the stream's position into ``(version, {tag:
+    payload})``, leaving the stream just after it.
+
+    Raises :class:`FormatError` for a wrong magic, an unknown version, a truncated file,
+    a duplicated tag or a CRC mismatch.
     """
-    view = memoryview(data)
-    if len(view) < _PREAMBLE.size:
-        raise FormatError(f"truncated file: {len(view)} bytes, a header needs {_PREAMBLE.size}")
-    found_magic, version, count = _PREAMBLE.unpack_from(view, 0)
+    offset, left = stream.tell(), bytes_left(stream)
+    if left < _PREAMBLE.size:
+        raise FormatError(
+            f"truncated file: {left} bytes at offset {offset}, a header needs {_PREAMBLE.size}"
+        )
+    found_magic, version, count = _PREAMBLE.unpack(stream.read(_PREAMBLE.size))
     if found_magic != magic:
-        raise FormatError(f"not a {magic!r} file: starts with {bytes(found_magic)!r}")
+        raise FormatError(f"not a {magic!r} file: offset {offset} holds {found_magic!r}")
     if version not in versions:
         known = ", ".join(str(v) for v in sorted(versions))
         raise FormatError(f"unsupported format version {version} (this reader knows {known})")
     if count > MAX_SECTIONS:
         raise FormatError(f"header claims {count} sections, at most {MAX_SECTIONS} are allowed")
-    offset = _PREAMBLE.size
+    offset, left = offset + _PREAMBLE.size, left - _PREAMBLE.size
     sections: dict[bytes, bytes] = {}
     for _ in range(count):
-        left = len(view) - offset
         if left < _SECTION_HEAD.size:
             raise FormatError(
                 f"truncated file: section header at offset {offset} needs "
                 f"{_SECTION_HEAD.size} bytes, {left} left"
             )
-        tag, length = _SECTION_HEAD.unpack_from(view, offset)
-        tag = bytes(tag)
+        tag, length = _SECTION_HEAD.unpack(stream.read(_SECTION_HEAD.size))
         need = _SECTION_HEAD.size + length + _CRC.size
         if need > left:
             raise FormatError(
                 f"truncated file: section {tag!r} at offset {offset} needs {need} bytes, "
                 f"{left} left"
             )
-        start = offset + _SECTION_HEAD.size
-        payload = bytes(view[start : start + length])
-        (crc,) = _CRC.unpack_from(view, start + length)
+        payload = stream.read(length)
+        (crc,) = _CRC.unpack(stream.read(_CRC.size))
         if zlib.crc32(tag + payload) != crc:
             raise FormatError(f"CRC mismatch in section {tag!r} at offset {offset}: data damaged")
         if tag in sections:
             raise FormatError(f"section {tag!r} appears twice (second at offset {offset})")
         sections[tag] = payload
-        offset += need
-    if offset != len(view):
-        raise FormatError(f"{len(view) - offset} unexpected bytes after the last section")
+        offset, left = offset + need, left - need
     return version, sections
 
 

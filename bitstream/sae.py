@@ -1,13 +1,20 @@
 """The ``.sae`` file: compressed audio with everything needed to decode it.
 
-A ``.sae`` file is a :mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 3,
-and these sections, in this order:
+A ``.sae`` file is a run of segments, back to back, each coding the next stretch of the
+track (at most :data:`MAX_SEGMENT_FRAMES` frames) with a model of its own, so that
+neither side ever holds more than a segment in memory. The first segment starts at frame
+0, each next one where the one before it ends, and the last one says so: a file cut at a
+segment boundary is an error, not a shorter song. A segment is a
+:mod:`bitstream.container` with magic ``b"SAE\\x1a"``, version 4, and these sections, in
+this order:
 
-``HEAD`` (39 bytes, little-endian)::
+``HEAD`` (48 bytes, little-endian)::
 
     u32  sample rate (Hz)
     u8   channels of the original audio (1 or 2; mono is coded as two equal channels)
-    u64  frames of the original audio
+    u8   flags: 1 = the last segment of the file
+    u64  first frame: where this segment starts in the track
+    u64  frames of the original audio in this segment
     u16  latent channels of the model
     u32  latent steps (the latents cover the audio plus a margin at each end)
     u16  coded channels C: latent channels 0 to C-1 carry coefficients, the rest are zero
@@ -31,23 +38,33 @@ and these sections, in this order:
 ``LATS``: the C x F x B trellis quantization indices, coded by :mod:`bitstream.context`.
 
 >>> q = np.array([[[0, 1, -2, 0]] * 3])
->>> sae = SaeFile(44100, 2, 8, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {}, 1e-3,
-...               CoefficientModel.flat(channels=1), q)
->>> back = read_sae(write_sae(sae))
+>>> segment = SaeSegment(44100, 2, 0, 8, True, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {},
+...                      1e-3, CoefficientModel.flat(channels=1), q)
+>>> [back] = read_segments(write_segment(segment))
 >>> back.frames, back.coefficients.tolist(), back.config
 (8, [[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]]], {'kind': 'demo'})
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 
-from bitstream.container import SAE_MAGIC, FormatError, read_container, require, write_container
+from bitstream.container import (
+    SAE_MAGIC,
+    FormatError,
+    bytes_left,
+    read_container,
+    require,
+    write_container,
+)
 from bitstream.context import (
     BUCKETS,
     GROUPS,
@@ -60,21 +77,26 @@ from bitstream.context import (
 from bitstream.entropy import pack_tables, unpack_tables
 from bitstream.weights import pack_weights, unpack_weights
 
-VERSION = 3
+VERSION = 4
 SECTIONS = (b"HEAD", b"CONF", b"WGTS", b"CTXM", b"TABL", b"LATS")
+MAX_SEGMENT_FRAMES = 1 << 22  # bounds what one segment makes a decoder allocate
 MAX_FRAMES = 1 << 36  # about 18 days at 44.1 kHz
 MAX_LATENT_CHANNELS = 1024
+MAX_CODED_CHANNELS = 64
+LAST = 1  # the flag of the last segment
 
-_HEAD = struct.Struct("<IBQHIHIHfff")
+_HEAD = struct.Struct("<IBBQQHIHIHfff")
 
 
 @dataclass
-class SaeFile:
-    """The decoded contents of a ``.sae`` file."""
+class SaeSegment:
+    """The decoded contents of one segment of a ``.sae`` file."""
 
     sample_rate: int
     channels: int
+    first_frame: int
     frames: int
+    last: bool
     gain: float
     quality: float
     step: float
@@ -88,12 +110,14 @@ class SaeFile:
     section_bytes: dict[str, int] = field(default_factory=dict)
 
 
-def write_sae(sae: SaeFile) -> bytes:
+def write_segment(sae: SaeSegment) -> bytes:
     """Serialize ``sae`` to bytes (the coefficients are entropy-coded with its tables)."""
     coded, frames, bins = sae.coefficients.shape
     head = _HEAD.pack(
         sae.sample_rate,
         sae.channels,
+        LAST if sae.last else 0,
+        sae.first_frame,
         sae.frames,
         sae.latent_channels,
         sae.latent_steps,
@@ -120,13 +144,43 @@ def write_sae(sae: SaeFile) -> bytes:
     return write_container(SAE_MAGIC, VERSION, sections)
 
 
-def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
-    """Check and read a ``.sae`` file; every problem is a :class:`FormatError`.
+def read_segments(source: bytes | BinaryIO, decode_latents: bool = True) -> Iterator[SaeSegment]:
+    """Check and read the segments of a ``.sae`` file (its bytes, or a binary file open at
+    its start), one at a time; every problem is a :class:`FormatError`, raised when the
+    iteration reaches it.
 
     With ``decode_latents=False`` the coefficients are not decoded (an empty array takes
     their place), which is all ``sae info`` needs.
     """
-    _, sections = read_container(data, SAE_MAGIC, {VERSION})
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    first: SaeSegment | None = None
+    frame, last = 0, False
+    while not last:
+        offset = stream.tell()
+        if first is not None and bytes_left(stream) == 0:
+            raise FormatError(f"truncated file: the segments end at frame {frame}, not the last")
+        segment = _read_segment(stream, decode_latents)
+        if segment.first_frame != frame:
+            raise FormatError(
+                f"segment at offset {offset} starts at frame {segment.first_frame}, not {frame}"
+            )
+        if first is None:
+            first = segment
+        elif (segment.sample_rate, segment.channels) != (first.sample_rate, first.channels):
+            raise FormatError(f"segment at offset {offset}: sample rate or channels change")
+        if segment.frames == 0 and not (frame == 0 and segment.last):
+            raise FormatError(f"segment at offset {offset} is empty")
+        frame += segment.frames
+        if frame > MAX_FRAMES:
+            raise FormatError(f"segments run past {MAX_FRAMES} frames")
+        last = segment.last
+        yield segment
+    if bytes_left(stream):
+        raise FormatError(f"{bytes_left(stream)} unexpected bytes after the last segment")
+
+
+def _read_segment(stream: BinaryIO, decode_latents: bool) -> SaeSegment:
+    _, sections = read_container(stream, SAE_MAGIC, {VERSION})
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise FormatError(f"unknown sections {sorted(unknown)}")
@@ -135,9 +189,10 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         raise FormatError(f"HEAD section is {len(head)} bytes, expected {_HEAD.size}")
     fields = _HEAD.unpack(head)
     _check_header(*fields)
-    rate, channels, frames, latent_channels, steps, coded, tframes, bins, gain, quality, step = (
-        fields
+    rate, channels, flags, first_frame, frames, latent_channels, steps, coded, tframes, bins = (
+        fields[:10]
     )
+    gain, quality, step = fields[10:]
     try:
         config = json.loads(conf.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -165,10 +220,12 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
         coefficients = decode_coefficients(lats, shape, model)
     else:
         coefficients = np.zeros((coded, 0, bins), dtype=np.int64)
-    return SaeFile(
+    return SaeSegment(
         sample_rate=rate,
         channels=channels,
+        first_frame=first_frame,
         frames=frames,
+        last=bool(flags & LAST),
         gain=gain,
         quality=quality,
         step=step,
@@ -184,15 +241,21 @@ def read_sae(data: bytes, decode_latents: bool = True) -> SaeFile:
 
 
 def _check_header(
-    rate, channels, frames, latent_channels, steps, coded, tframes, bins, gain, quality, step
-) -> None:
+    rate, channels, flags, first_frame, frames, latent_channels, steps, coded, tframes, bins,
+    gain, quality, step,
+) -> None:  # fmt: skip
     if rate == 0:
         raise FormatError("header: sample rate is 0")
     if channels not in (1, 2):
         raise FormatError(f"header: {channels} audio channels (1 or 2 are coded)")
-    if frames > MAX_FRAMES:
-        raise FormatError(f"header: {frames} frames is more than {MAX_FRAMES}")
-    if not 1 <= latent_channels <= MAX_LATENT_CHANNELS or coded > latent_channels:
+    if flags & ~LAST:
+        raise FormatError(f"header: unknown flags {flags:#x}")
+    if frames > MAX_SEGMENT_FRAMES or first_frame > MAX_FRAMES:
+        raise FormatError(f"header: {frames} frames from frame {first_frame} (at most "
+                          f"{MAX_SEGMENT_FRAMES} a segment, {MAX_FRAMES} a file)")  # fmt: skip
+    if not 1 <= latent_channels <= MAX_LATENT_CHANNELS or coded > min(
+        latent_channels, MAX_CODED_CHANNELS
+    ):
         raise FormatError(f"header: {coded} coded of {latent_channels} latent channels")
     if steps > frames // 4 + (1 << 16):
         raise FormatError(f"header: {steps} latent steps for {frames} frames")

@@ -36,7 +36,7 @@ from bitstream.entropy import (
     unpack_tables,
 )
 
-MAX_WEIGHTS = 1 << 26  # values in all tensors together: far above any model of this codec
+MAX_WEIGHTS = 1 << 22  # values in all tensors together: far above any model of this codec
 MAX_CLASS = 24  # integers stay below 2**24 in magnitude
 
 

@@ -12,20 +12,23 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
+import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from bitstream import FormatError, SaeFile, read_sae, write_sae
+from bitstream import FormatError, SaeSegment, read_segments, write_segment
 from bitstream.context import reconstruction_levels
+from bitstream.sae import MAX_SEGMENT_FRAMES
 from codec.entropy_model import estimated_bits, index_bits
-from codec.files import audio_format, check_output, read_audio, write_audio, write_bytes
+from codec.files import atomic_output, audio_format, audio_writer, check_output
 from codec.fit import (
     DEFAULT_QUALITY,
     FitSettings,
@@ -112,23 +115,120 @@ def compress(
     ``config`` what to fit. ``on_fit_step(iteration, reconstruct)`` is called before the
     decoder's first fitting iteration and after each: ``reconstruct(start, frames)`` is the
     audio of those frames as the decoder, fitted so far, decodes them.
+
+    Audio longer than :data:`SEGMENT_FRAMES` is coded in segments, one after another,
+    each with a model, tables and (with ``bits_per_sample``) rate search of its own, so
+    that memory stays bounded whatever the length; ``on_fit_step`` then follows the first
+    segment's fitting.
     """
-    audio = _check_audio(audio)
+    _check_rate(sample_rate)
+    options = dict(quality=quality, bits_per_sample=bits_per_sample, settings=settings,
+                   config=config, progress=progress, on_fit_step=on_fit_step)  # fmt: skip
+    blocks = _blocks_of_array(audio, _margin(config))
+    return b"".join(_compress_segments(blocks, sample_rate, **options))
+
+
+SEGMENT_FRAMES = MAX_SEGMENT_FRAMES  # about 1.5 GB to compress one, at most 0.3 to decode
+
+
+def _check_rate(sample_rate: int) -> None:
     if not 0 < sample_rate < 1 << 32:
         raise AudioError(f"sample rate {sample_rate} is out of range")
+
+
+class _Block(NamedTuple):
+    """One segment's audio, and the track's audio around it, which its coding sees (as
+    the middle of a track would) so that segment edges leave no trace."""
+
+    first: int  # where the segment starts in the track
+    audio: np.ndarray
+    before: np.ndarray  # at most a margin of frames just before the segment
+    after: np.ndarray  # at most a margin of frames just after it; none after the last
+    last: bool
+
+
+def _margin(config: ModelConfig) -> int:
+    """Frames of the track around a segment that its coding reads."""
+    return min(_padding(0, config)[2] + STRIDE, SEGMENT_FRAMES)
+
+
+def _blocks_of_array(audio: np.ndarray, margin: int) -> Iterator[_Block]:
+    """The segments of an array of audio."""
+    audio = _check_audio(audio)
+    starts = range(0, max(len(audio), 1), SEGMENT_FRAMES)
+    for start in starts:
+        stop = start + SEGMENT_FRAMES
+        before, after = audio[max(start - margin, 0) : start], audio[stop : stop + margin]
+        yield _Block(start, audio[start:stop], before, after, start == starts[-1])
+
+
+def _blocks_of_file(audio_file: sf.SoundFile, margin: int) -> Iterator[_Block]:
+    """The segments of an open audio file, read as it goes, one segment ahead."""
+
+    def read() -> np.ndarray:
+        return _check_audio(audio_file.read(SEGMENT_FRAMES, "float32", always_2d=True))
+
+    first, block = 0, read()
+    before = block[:0]
+    while True:
+        following = read()
+        yield _Block(first, block, before, following[:margin], len(following) == 0)
+        if len(following) == 0:
+            return
+        first, before, block = first + len(block), block[len(block) - margin :], following
+
+
+def _compress_segments(
+    blocks: Iterable[_Block],
+    sample_rate: int,
+    *,
+    progress: bool = False,
+    on_fit_step: OnFitStep | None = None,
+    **options,
+) -> Iterator[bytes]:
+    """The ``.sae`` bytes of each segment, as :func:`compress` codes them."""
+    bar = tqdm(desc="segments", unit="segment", disable=not progress, leave=False)
+    for block in blocks:
+        step = on_fit_step if block.first == 0 else None
+        yield _compress_segment(block, sample_rate, progress=progress, on_fit_step=step,
+                                **options)  # fmt: skip
+        bar.update()
+    bar.close()
+
+
+def _compress_segment(
+    block: _Block,
+    sample_rate: int,
+    *,
+    quality: float = DEFAULT_QUALITY,
+    bits_per_sample: float | None = None,
+    settings: FitSettings = FitSettings(),
+    config: ModelConfig = ModelConfig(),
+    progress: bool = False,
+    on_fit_step: OnFitStep | None = None,
+) -> bytes:
+    """One segment of :func:`compress`."""
     if config.post:
         raise ValueError("the post's model has no quantizer; the codec needs ModelConfig()")
-    frames, channels = audio.shape
-    stereo = np.repeat(audio, 2 // channels, axis=1)
-    gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) if frames else 0.0
+    frames, channels = block.audio.shape
+    gain = float(np.sqrt(np.mean(block.audio.astype(np.float64) ** 2))) if frames else 0.0
     steps, left, right = _padding(frames, config)
-    mode = "reflect" if frames else "constant"  # reflect: edge samples see music, not zeros
-    padded = np.pad(stereo / (gain or 1.0), ((left, right), (0, 0)), mode=mode)
+    known_left, known_right = min(left, len(block.before)), min(right, len(block.after))
+    before = block.before[len(block.before) - known_left :]
+    around = [before, block.audio, block.after[:known_right]]
+    stereo = np.repeat(np.concatenate(around), 2 // channels, axis=1) / (gain or 1.0)
+    # where the track ends, odd reflection: edge samples see music that goes on smoothly,
+    # not zeros or a kink (a kink costs bits and leaves a burst of error at the edge)
+    pad = ((left - known_left, right - known_right), (0, 0))
+    if frames:
+        padded = np.pad(stereo, pad, mode="reflect", reflect_type="odd")
+    else:
+        padded = np.zeros((left + right, 2))
     signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
     model = _filterbank(config, FILTERBANK_CHANNELS)
     start = {name: value.clone() for name, value in model.decoder.state_dict().items()}
     offsets = {name: torch.zeros_like(value) for name, value in start.items()}  # not fitted yet
-    latents = encode_track(model, signal)[:FILTERBANK_CHANNELS].double().numpy()
+    latents = encode_track(model, signal, channels=FILTERBANK_CHANNELS).double().numpy()
     samples = max(frames * channels, 1)
 
     @functools.lru_cache(maxsize=1)  # one frame length's coefficients at a time: memory
@@ -154,10 +254,12 @@ def compress(
         error = np.sum((transformed(frame_steps) - reconstruction_levels(indices) * step) ** 2)
         # the transforms are (near) orthonormal: coefficient error is audio error
         weights, weight_step = _quantized(offsets, error / samples)
-        sae = SaeFile(
+        sae = SaeSegment(
             sample_rate=sample_rate,
             channels=channels,
+            first_frame=block.first,
             frames=frames,
+            last=block.last,
             gain=gain or 1.0,
             quality=quality,
             step=step,
@@ -169,7 +271,7 @@ def compress(
             model=entropy,
             coefficients=indices,
         )
-        bits = 8 * len(write_sae(sae)) / samples
+        bits = 8 * len(write_segment(sae)) / samples
         stages.update()
         stages.set_postfix_str(f"trellis: frames of {frame_steps}, q {quality:.2f}, {bits:.3f}")
         return Candidate(quality, bits, error / samples, sae)
@@ -217,12 +319,12 @@ def compress(
         fitted = model.decoder.state_dict()
         offsets.update({name: fitted[name] - value for name, value in start.items()})
         sae.weights, sae.weight_step = _quantized(offsets, best.distortion)
-        size = 8 * len(write_sae(sae)) / samples
+        size = 8 * len(write_segment(sae)) / samples
         if bits_per_sample is not None and abs(np.log(size / bits_per_sample)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
             sae = _search_rate(code, bits_per_sample, best.quality).sae
-    return write_sae(sae)
+    return write_segment(sae)
 
 
 class Candidate(NamedTuple):
@@ -231,7 +333,7 @@ class Candidate(NamedTuple):
     quality: float
     bits_per_sample: float
     distortion: float  # mean squared error of the gain-normalized audio
-    sae: SaeFile | None  # None for an estimate
+    sae: SaeSegment | None  # None for an estimate
 
     def cost(self, lam: float) -> float:
         return self.distortion + lam * self.bits_per_sample
@@ -268,7 +370,14 @@ def _search_rate(code, bits_per_sample: float, start: float) -> Candidate:
 
 def decompress(data: bytes) -> tuple[np.ndarray, int]:
     """``(audio, sample_rate)`` from ``.sae`` bytes; audio is float32 (frames, channels)."""
-    sae = read_sae(data)
+    segments = read_segments(data)
+    first = next(segments)
+    audio = np.concatenate([_decode_segment(first), *map(_decode_segment, segments)])
+    return audio, first.sample_rate
+
+
+def _decode_segment(sae: SaeSegment) -> np.ndarray:
+    """The audio of one segment, float32 (frames, channels)."""
     config = _file_config(sae)
     steps, left, _ = _padding(sae.frames, config)
     coded, frames, bins = sae.coefficients.shape
@@ -277,7 +386,7 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
     if config.post or sae.latent_channels != config.latent_channels or coded < 1:
         raise FormatError("the file's model is not one this codec decodes")
     if sae.frames == 0:
-        return np.zeros((0, sae.channels), dtype=np.float32), sae.sample_rate
+        return np.zeros((0, sae.channels), dtype=np.float32)
     try:
         model = _filterbank(config, coded)
         start = model.decoder.state_dict()
@@ -295,7 +404,7 @@ def decompress(data: bytes) -> tuple[np.ndarray, int]:
     audio = decoded.numpy().T[left : left + sae.frames] * np.float32(sae.gain)
     if sae.channels == 1:
         audio = audio.mean(axis=1, keepdims=True)
-    return np.ascontiguousarray(audio), sae.sample_rate
+    return np.ascontiguousarray(audio)
 
 
 def fit_post(
@@ -383,56 +492,82 @@ def compress_file(
 ) -> CompressionReport:
     """Compress the audio file ``source`` into ``target`` (.sae), written atomically.
 
-    ``options`` are those of :func:`compress`. The report's SNR comes from decoding the
-    file as written, not from the model's own estimate. A target that cannot be written
-    is refused before any work.
+    ``options`` are those of :func:`compress`. The audio is read, coded and written a
+    segment at a time, so memory stays bounded whatever the length. The report's SNR comes
+    from decoding the file as written (before it takes its final name), not from the
+    model's own estimate. A target that cannot be written is refused before any work.
     """
     check_output(target, overwrite, source)
-    audio, rate = read_audio(source)
     started = time.perf_counter()
-    data = compress(audio, rate, **options)
-    seconds = time.perf_counter() - started
-    write_bytes(target, data, overwrite)
-    with open(target, "rb") as written:
-        decoded, _ = decompress(written.read())
-    frames, channels = audio.shape
-    return CompressionReport(frames, channels, rate, len(data), snr_db(audio, decoded), seconds)
+    with atomic_output(target, overwrite) as temp:
+        with sf.SoundFile(source) as audio_file, open(temp, "wb") as out:
+            rate, channels = audio_file.samplerate, audio_file.channels
+            _check_rate(rate)
+            blocks = _blocks_of_file(audio_file, _margin(options.get("config", ModelConfig())))
+            for data in _compress_segments(blocks, rate, **options):
+                out.write(data)
+        seconds = time.perf_counter() - started
+        signal = error = 0.0
+        with sf.SoundFile(source) as audio_file, open(temp, "rb") as written:
+            for segment in read_segments(written):
+                original = audio_file.read(segment.frames, "float32", always_2d=True)
+                decoded = _decode_segment(segment)
+                signal += float(np.sum(original.astype(np.float64) ** 2))
+                error += float(np.sum((original.astype(np.float64) - decoded) ** 2))
+            frames = audio_file.tell()
+        size = os.path.getsize(temp)
+    snr = float(10 * np.log10(signal / error)) if error > 0 else float("inf")
+    return CompressionReport(frames, channels, rate, size, snr, seconds)
 
 
 def decompress_file(
     source: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False
 ) -> tuple[int, int, int]:
-    """Decode the ``.sae`` file ``source`` into the audio file ``target`` (format by extension).
+    """Decode the ``.sae`` file ``source`` into the audio file ``target`` (format by
+    extension), a segment at a time: memory stays bounded whatever the length.
 
     Returns (frames, channels, sample rate) of what was written. A target that cannot be
-    written is refused before any decoding.
+    written is refused before any decoding; a damaged segment anywhere leaves no output.
     """
     audio_format(target)
     check_output(target, overwrite, source)
     with open(source, "rb") as handle:
-        audio, rate = decompress(handle.read())
-    write_audio(target, audio, rate, overwrite)
-    return (*audio.shape, rate)
+        segments = read_segments(handle)
+        first = next(segments)
+        frames = 0
+        with audio_writer(target, first.sample_rate, first.channels, overwrite) as write:
+            for segment in itertools.chain([first], segments):
+                audio = _decode_segment(segment)
+                write(audio)
+                frames += len(audio)
+    return frames, first.channels, first.sample_rate
 
 
 def describe(data: bytes) -> dict:
-    """Header fields and section sizes of ``.sae`` bytes, without decoding the audio."""
-    sae = read_sae(data, decode_latents=False)
-    samples = sae.frames * sae.channels
+    """Header fields and section sizes of ``.sae`` bytes, without decoding the audio.
+    ``quality`` is the first segment's (a rate target may set each segment's own)."""
+    segments = list(read_segments(data, decode_latents=False))
+    first = segments[0]
+    frames = sum(segment.frames for segment in segments)
+    samples = frames * first.channels
     return {
-        "sample_rate": sae.sample_rate,
-        "channels": sae.channels,
-        "frames": sae.frames,
-        "seconds": sae.frames / sae.sample_rate,
+        "sample_rate": first.sample_rate,
+        "channels": first.channels,
+        "frames": frames,
+        "seconds": frames / first.sample_rate,
         "bytes": len(data),
         "bits_per_sample": 8 * len(data) / samples if samples else 0.0,
-        "kbps": 8 * len(data) * sae.sample_rate / sae.frames / 1000 if sae.frames else 0.0,
-        "quality": sae.quality,
-        "model": sae.config,
-        "latent_channels": sae.latent_channels,
-        "coded_latent_channels": int(sae.coefficients.shape[0]),
-        "quantizer_step": sae.step,
-        "sections": sae.section_bytes,
+        "kbps": 8 * len(data) * first.sample_rate / frames / 1000 if frames else 0.0,
+        "quality": first.quality,
+        "segments": len(segments),
+        "model": first.config,
+        "latent_channels": first.latent_channels,
+        "coded_latent_channels": int(first.coefficients.shape[0]),
+        "quantizer_step": first.step,
+        "sections": {
+            name: sum(segment.section_bytes[name] for segment in segments)
+            for name in first.section_bytes
+        },
     }
 
 
@@ -447,9 +582,18 @@ class BitUsage(NamedTuple):
 
 def bit_usage(data: bytes) -> BitUsage:
     """Bits per latent channel and over time of ``.sae`` bytes (decodes the indices)."""
-    sae = read_sae(data)
-    bits = index_bits(sae.coefficients, sae.model)
-    coded, frames, hop = sae.coefficients.shape
+    channel_bits, seconds, kbps = [], [], []
+    for sae in read_segments(data):
+        if channel_bits and sae.coefficients.shape[0] != len(channel_bits[0]):
+            raise FormatError(f"segment at frame {sae.first_frame} codes other latent channels")
+        bits = index_bits(sae.coefficients, sae.model)
+        coded, frames, hop = sae.coefficients.shape
+        left = _padding(sae.frames, _file_config(sae))[1]
+        hop_seconds = hop * STRIDE / sae.sample_rate
+        start = sae.first_frame - left
+        seconds.append((start + np.arange(frames) * hop * STRIDE) / sae.sample_rate)
+        kbps.append(bits.sum(axis=(0, 2)) / hop_seconds / 1000)
+        channel_bits.append(bits.sum(axis=(1, 2)))
     nyquist = sae.sample_rate / 2 / 1000
     names = [
         f"{('mid', 'side')[c // 4]} {nyquist * (c % 4) / 4:.3g}-{nyquist * (c % 4 + 1) / 4:.3g} kHz"
@@ -457,11 +601,8 @@ def bit_usage(data: bytes) -> BitUsage:
         else f"latent {c}"
         for c in range(coded)
     ]
-    left = _padding(sae.frames, _file_config(sae))[1]
-    hop_seconds = hop * STRIDE / sae.sample_rate
-    seconds = (np.arange(frames) * hop * STRIDE - left) / sae.sample_rate
-    kbps = bits.sum(axis=(0, 2)) / hop_seconds / 1000
-    return BitUsage(names, bits.sum(axis=(1, 2)), seconds, kbps)
+    total = np.sum(channel_bits, axis=0)
+    return BitUsage(names, total, np.concatenate(seconds), np.concatenate(kbps))
 
 
 WEIGHT_STEP = 0.0095  # x the coding's rms error: the weights' rounding stays ~30 dB below it
@@ -480,7 +621,7 @@ def _quantized(offsets: dict[str, torch.Tensor], distortion: float) -> tuple[dic
     return {name: value.astype(np.int64) for name, value in integers.items()}, step
 
 
-def _file_config(sae: SaeFile) -> ModelConfig:
+def _file_config(sae: SaeSegment) -> ModelConfig:
     try:
         return ModelConfig.from_dict(sae.config)
     except (TypeError, ValueError) as error:

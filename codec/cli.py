@@ -20,6 +20,7 @@ import torch
 
 from bitstream import FormatError
 from codec.api import (
+    SEGMENT_FRAMES,
     AudioError,
     bit_usage,
     compress,
@@ -240,7 +241,7 @@ def _info(args: argparse.Namespace) -> None:
         print(json.dumps(info))
         return
     print(f"{args.input}")
-    for key in ("sample_rate", "channels", "frames", "seconds", "bytes"):
+    for key in ("sample_rate", "channels", "frames", "seconds", "bytes", "segments"):
         print(f"  {key:<24}{info[key]}")
     print(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
     print(f"  {'kbps':<24}{info['kbps']:.2f}")
@@ -268,7 +269,9 @@ def _fit(args: argparse.Namespace) -> None:
     audio, rate = read_audio(args.input)
     length = round(args.segment_seconds * rate) if args.segment_seconds else 1024
     length = max(1, min(length, len(audio)))
-    start = int(np.random.default_rng(args.seed).integers(0, len(audio) - length + 1))
+    first_segment = min(len(audio), SEGMENT_FRAMES)  # the animation follows its fitting
+    length = min(length, first_segment)
+    start = int(np.random.default_rng(args.seed).integers(0, first_segment - length + 1))
     every = args.every or max(1, args.iterations // FRAMES)
     frames: list[tuple[int, np.ndarray]] = []
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,18 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
-def write_audio(
-    path: str | os.PathLike, audio: np.ndarray, sample_rate: int, overwrite: bool = False
-) -> None:
-    """Write ``audio`` (frames, channels) atomically in the format the extension names.
+@contextlib.contextmanager
+def audio_writer(
+    path: str | os.PathLike, sample_rate: int, channels: int, overwrite: bool = False
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Yield a function that appends audio (frames, channels) to ``path``, written
+    atomically in the format the extension names.
 
     Samples are clipped to [-1, 1] first: integer formats would otherwise wrap around.
     """
     kind = audio_format(path)
-    with atomic_output(path, overwrite) as temp:
-        sf.write(temp, np.clip(audio, -1.0, 1.0), sample_rate, format=kind)
+    with (
+        atomic_output(path, overwrite) as temp,
+        sf.SoundFile(temp, "w", sample_rate, channels, format=kind) as out,
+    ):
+        yield lambda audio: out.write(np.clip(audio, -1.0, 1.0))

@@ -37,6 +37,7 @@ from torch import nn
 
 STRIDE = 4  # audio samples per latent step
 FILTERBANK_CHANNELS = 8  # latent channels the filterbank initialization uses
+MAX_WEIGHTS = 1 << 22  # the codec's model has 33,792, the post's 16,896
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ class ModelConfig:
         steps = self.frame_steps
         if steps is not None and (steps < 4 or steps % 4 or steps > 1 << 14):
             raise ValueError("frame_steps must be a multiple of 4, from 4 to 16384")
+        if self.weights > MAX_WEIGHTS:  # a file's settings must not make a decoder huge
+            raise ValueError(f"{self.weights} convolution weights, at most {MAX_WEIGHTS}")
+
+    @property
+    def weights(self) -> int:
+        """Convolution weights of the encoder and the decoder together."""
+        h, c, k = self.hidden_channels, self.latent_channels, self.kernel_size
+        return 2 * (2 * h * k + h * c * k)
 
     @classmethod
     def of_post(cls) -> ModelConfig:
@@ -210,10 +219,13 @@ def filterbank_init(model: Autoencoder) -> None:
             layer.bias.zero_()
 
 
-def _blockwise(layer: nn.Module, signal: torch.Tensor, block: int, context: int, scale: float):
+def _blockwise(
+    layer: nn.Module, signal: torch.Tensor, block: int, context: int, scale: float, keep: int
+):
     """Run ``layer`` over ``signal`` (channels, length) in blocks of ``block`` input
     positions, each read with ``context`` positions of zero-padded surroundings and the
-    corresponding margin cut from its output; ``scale`` = output length / input length."""
+    corresponding margin cut from its output; ``scale`` = output length / input length.
+    Only the first ``keep`` output channels are kept."""
     length = signal.shape[-1]
     padded = nn.functional.pad(signal, (context, context))
     out = []
@@ -222,16 +234,20 @@ def _blockwise(layer: nn.Module, signal: torch.Tensor, block: int, context: int,
             stop = min(start + block, length)
             piece = layer(padded[None, :, start : stop + 2 * context])[0]
             margin = round(context * scale)
-            out.append(piece[:, margin : margin + round((stop - start) * scale)])
+            out.append(piece[:keep, margin : margin + round((stop - start) * scale)])
     return torch.cat(out, dim=-1)
 
 
-def encode_track(model: Autoencoder, audio: torch.Tensor, block_steps: int = 1 << 14):
-    """Float latents (latent channels, steps) of ``audio`` (2, 4 x steps), steps > 0."""
+def encode_track(
+    model: Autoencoder, audio: torch.Tensor, block_steps: int = 1 << 14, channels: int = 1 << 30
+):
+    """Float latents (latent channels, steps) of ``audio`` (2, 4 x steps), steps > 0: the
+    first ``channels`` of them (the others would take memory for nothing)."""
     context = model.config.context_steps * STRIDE
-    return _blockwise(model.encoder, audio, block_steps * STRIDE, context, 1 / STRIDE)
+    return _blockwise(model.encoder, audio, block_steps * STRIDE, context, 1 / STRIDE, channels)
 
 
 def decode_track(model: Autoencoder, latents: torch.Tensor, block_steps: int = 1 << 14):
     """Audio (2, 4 x steps) from latents (decoder inputs, steps)."""
-    return _blockwise(model.decoder, latents, block_steps, model.config.context_steps, STRIDE)
+    context = model.config.context_steps
+    return _blockwise(model.decoder, latents, block_steps, context, STRIDE, keep=2)

@@ -1,9 +1,11 @@
+import io
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from bitstream import FormatError, FrequencyTable, SaeFile, read_sae, write_sae
+from bitstream import FormatError, FrequencyTable, SaeSegment, read_segments, write_segment
 from bitstream.container import SAE_MAGIC, read_container, write_container
 from bitstream.context import BUCKETS, GROUPS, HEADS, LEVELS, CoefficientModel
 from bitstream.entropy import pack_tables
@@ -11,16 +13,18 @@ from bitstream.sae import VERSION
 from bitstream.weights import pack_weights, unpack_weights
 
 
-def sample_file() -> SaeFile:
+def sample_file() -> SaeSegment:
     rng = np.random.default_rng(0)
     q = np.round(rng.laplace(size=(3, 6, 16)) * 2).astype(np.int64)
     flat = CoefficientModel.flat(channels=3)
     heads = [FrequencyTable.from_probabilities(0, rng.random(HEADS) + 0.1) for _ in range(4)]
     weights = {"w": rng.integers(-300, 300, (4, 3, 2)), "b": np.zeros(4, dtype=int)}
-    return SaeFile(
+    return SaeSegment(
         sample_rate=44100,
         channels=2,
+        first_frame=0,
         frames=300,
+        last=True,
         gain=0.25,
         quality=7.0,
         step=0.3,
@@ -39,9 +43,15 @@ def sample_file() -> SaeFile:
     )
 
 
+def read_sae(data: bytes, decode_latents: bool = True) -> SaeSegment:
+    """The one segment of ``data``."""
+    [segment] = read_segments(data, decode_latents)
+    return segment
+
+
 def test_file_round_trip():
     sae = sample_file()
-    back = read_sae(write_sae(sae))
+    back = read_sae(write_segment(sae))
     np.testing.assert_array_equal(back.coefficients, sae.coefficients)
     np.testing.assert_array_equal(back.model.base, sae.model.base)
     np.testing.assert_array_equal(back.model.adjust, sae.model.adjust)
@@ -54,23 +64,23 @@ def test_file_round_trip():
     np.testing.assert_array_equal(back.weights["w"], sae.weights["w"])
     assert back.weight_step == pytest.approx(0.001)
     assert set(back.section_bytes) == {"HEAD", "CONF", "WGTS", "CTXM", "TABL", "LATS"}
-    assert read_sae(write_sae(sae), decode_latents=False).coefficients.size == 0
+    assert read_sae(write_segment(sae), decode_latents=False).coefficients.size == 0
 
 
 def rewrite(tag: bytes, payload: bytes) -> bytes:
     """A valid container (fresh CRCs) with one section replaced."""
-    _, sections = read_container(write_sae(sample_file()), SAE_MAGIC, {VERSION})
+    _, sections = read_container(io.BytesIO(write_segment(sample_file())), SAE_MAGIC, {VERSION})
     sections[tag] = payload
     return write_container(SAE_MAGIC, VERSION, list(sections.items()))
 
 
 def header(**changes) -> bytes:
     fields = dict(
-        rate=44100, channels=2, frames=300, latent=64, steps=80, coded=3, tframes=6, bins=16,
-        gain=0.25, q=7.0, step=0.3,
+        rate=44100, channels=2, flags=1, first=0, frames=300, latent=64, steps=80, coded=3,
+        tframes=6, bins=16, gain=0.25, q=7.0, step=0.3,
     )  # fmt: skip
     fields.update(changes)
-    return struct.pack("<IBQHIHIHfff", *fields.values())
+    return struct.pack("<IBBQQHIHIHfff", *fields.values())
 
 
 @pytest.mark.parametrize(
@@ -78,16 +88,19 @@ def header(**changes) -> bytes:
     [
         (header(rate=0), "sample rate is 0"),
         (header(channels=3), "3 audio channels"),
-        (header(frames=1 << 60), "frames is more than"),
+        (header(frames=1 << 60), "at most 4194304 a segment"),
+        (header(first=1 << 60), "from frame 1152921504606846976"),
+        (header(flags=3), "unknown flags 0x3"),
         (header(latent=0), "coded of 0 latent channels"),
         (header(coded=65), "65 coded of 64"),
+        (header(coded=65, latent=128), "65 coded of 128"),
         (header(steps=1 << 30), "latent steps for 300 frames"),
         (header(bins=3), "transform frames of 3 bins"),
         (header(tframes=1000), "1000 transform frames"),
         (header(gain=float("nan")), "unusable"),
         (header(step=0.0), "unusable"),
         (header(coded=2), "CTXM section is"),
-        (header()[:-1], "HEAD section is 38 bytes"),
+        (header()[:-1], "HEAD section is 47 bytes"),
     ],
 )
 def test_bad_headers(data, message):
@@ -104,7 +117,7 @@ def test_bad_sections():
         read_sae(rewrite(b"XTRA", b""))
     with pytest.raises(FormatError, match="CTXM section"):
         read_sae(rewrite(b"CTXM", b"\x00"))
-    _, sections = read_container(write_sae(sample_file()), SAE_MAGIC, {VERSION})
+    _, sections = read_container(io.BytesIO(write_segment(sample_file())), SAE_MAGIC, {VERSION})
     with pytest.raises(FormatError, match="0 rungs"):
         read_sae(rewrite(b"CTXM", b"\x00" + sections[b"CTXM"][1:]))
     shifted = FrequencyTable.from_probabilities(1, np.ones(HEADS))  # heads start at 0
@@ -113,6 +126,41 @@ def test_bad_sections():
         read_sae(rewrite(b"TABL", pack_tables([shifted] * 4 + flat.remainders)))
     with pytest.raises(FormatError, match="remainder tables"):
         read_sae(rewrite(b"TABL", pack_tables(flat.heads * 2)))
+
+
+def segments(*frames: int) -> list[SaeSegment]:
+    """A track cut into segments of these lengths."""
+    starts = np.cumsum((0, *frames))
+    return [
+        replace(sample_file(), first_frame=int(start), frames=n, last=i == len(frames) - 1)
+        for i, (start, n) in enumerate(zip(starts, frames, strict=False))
+    ]
+
+
+def test_segments_follow_one_another():
+    data = b"".join(map(write_segment, segments(300, 300, 100)))
+    back = list(read_segments(io.BytesIO(data)))
+    assert [(s.first_frame, s.frames, s.last) for s in back] == [
+        (0, 300, False),
+        (300, 300, False),
+        (600, 100, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        (segments(300, 300)[:1], "truncated file: the segments end at frame 300, not the last"),
+        (segments(300, 300)[::-1], "starts at frame 300, not 0"),
+        ([segments(300, 300)[0]] * 2, "starts at frame 0, not 300"),
+        (segments(300, 0, 300), "is empty"),
+        (segments(300) * 2, "unexpected bytes after the last segment"),
+        ([segments(300, 300)[0], replace(segments(300, 300)[1], channels=1)], "channels change"),
+    ],
+)
+def test_segments_that_do_not_make_a_track(parts, message):
+    with pytest.raises(FormatError, match=message):
+        list(read_segments(b"".join(map(write_segment, parts))))
 
 
 def test_weights_round_trip_and_errors():
