@@ -37,6 +37,10 @@ this order:
 
 ``LATS``: the C x F x B trellis quantization indices, coded by :mod:`bitstream.context`.
 
+A segment coded with a shared model (an artist's, :mod:`bitstream.saem`) holds ``HEAD``,
+then ``MODL`` (the model's 32-byte SHA-256 digest) in place of ``CONF`` to ``TABL``, then
+``LATS``; it decodes only with that model at hand.
+
 >>> q = np.array([[[0, 1, -2, 0]] * 3])
 >>> segment = SaeSegment(44100, 2, 0, 8, True, 0.1, 5.0, 0.25, 64, 10, {"kind": "demo"}, {},
 ...                      1e-3, CoefficientModel.flat(channels=1), q)
@@ -51,8 +55,9 @@ import io
 import json
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import BinaryIO
 
 import numpy as np
@@ -78,12 +83,15 @@ from bitstream.entropy import pack_tables, unpack_tables
 from bitstream.weights import pack_weights, unpack_weights
 
 VERSION = 4
-SECTIONS = (b"HEAD", b"CONF", b"WGTS", b"CTXM", b"TABL", b"LATS")
+MODEL_SECTIONS = (b"CONF", b"WGTS", b"CTXM", b"TABL")
+SECTIONS = (b"HEAD", *MODEL_SECTIONS, b"LATS")
+SHARED_SECTIONS = (b"HEAD", b"MODL", b"LATS")  # a segment coded with a shared model
 MAX_SEGMENT_FRAMES = 1 << 22  # bounds what one segment makes a decoder allocate
 MAX_FRAMES = 1 << 36  # about 18 days at 44.1 kHz
 MAX_LATENT_CHANNELS = 1024
 MAX_CODED_CHANNELS = 64
 LAST = 1  # the flag of the last segment
+DIGEST_SIZE = 32  # SHA-256
 
 _HEAD = struct.Struct("<IBBQQHIHIHfff")
 
@@ -108,6 +116,18 @@ class SaeSegment:
     model: CoefficientModel
     coefficients: np.ndarray  # trellis indices, (coded channels, transform frames, bins)
     section_bytes: dict[str, int] = field(default_factory=dict)
+    model_digest: bytes | None = None  # the shared model's, when the file names one
+
+
+class MissingModelError(FormatError):
+    """The file was coded with a shared model that the reader was not given."""
+
+    def __init__(self, digest: bytes) -> None:
+        super().__init__(
+            f"this file was coded with the shared model {digest.hex()}, which was not given "
+            "(pass its .saem file)"
+        )
+        self.digest = digest
 
 
 def write_segment(sae: SaeSegment) -> bytes:
@@ -129,70 +149,34 @@ def write_segment(sae: SaeSegment) -> bytes:
         sae.step,
     )
     _check_header(*_HEAD.unpack(head))
-    model = sae.model
+    if sae.model_digest is None:
+        model = model_sections(sae.config, sae.weights, sae.weight_step, sae.model)
+    else:
+        model = [(b"MODL", sae.model_digest)]
+    lats = encode_coefficients(sae.coefficients, sae.model)
+    return write_container(SAE_MAGIC, VERSION, [(b"HEAD", head), *model, (b"LATS", lats)])
+
+
+def model_sections(
+    config: dict, weights: dict[str, np.ndarray], weight_step: float, model: CoefficientModel
+) -> list[tuple[bytes, bytes]]:
+    """The CONF, WGTS, CTXM and TABL sections of a model (of a segment, or shared)."""
     maps = np.concatenate([model.base.ravel(), model.adjust.ravel()])
     if np.abs(maps).max(initial=0) > 127:
         raise ValueError("context maps must fit int8")
-    sections = [
-        (b"HEAD", head),
-        (b"CONF", json.dumps(sae.config, separators=(",", ":"), sort_keys=True).encode()),
-        (b"WGTS", pack_weights(sae.weights, sae.weight_step)),
+    return [
+        (b"CONF", json.dumps(config, separators=(",", ":"), sort_keys=True).encode()),
+        (b"WGTS", pack_weights(weights, weight_step)),
         (b"CTXM", bytes([model.rungs]) + maps.astype(np.int8).tobytes()),
         (b"TABL", pack_tables(model.heads + model.remainders)),
-        (b"LATS", encode_coefficients(sae.coefficients, model)),
     ]
-    return write_container(SAE_MAGIC, VERSION, sections)
 
 
-def read_segments(source: bytes | BinaryIO, decode_latents: bool = True) -> Iterator[SaeSegment]:
-    """Check and read the segments of a ``.sae`` file (its bytes, or a binary file open at
-    its start), one at a time; every problem is a :class:`FormatError`, raised when the
-    iteration reaches it.
-
-    With ``decode_latents=False`` the coefficients are not decoded (an empty array takes
-    their place), which is all ``sae info`` needs.
-    """
-    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-    first: SaeSegment | None = None
-    frame, last = 0, False
-    while not last:
-        offset = stream.tell()
-        if first is not None and bytes_left(stream) == 0:
-            raise FormatError(f"truncated file: the segments end at frame {frame}, not the last")
-        segment = _read_segment(stream, decode_latents)
-        if segment.first_frame != frame:
-            raise FormatError(
-                f"segment at offset {offset} starts at frame {segment.first_frame}, not {frame}"
-            )
-        if first is None:
-            first = segment
-        elif (segment.sample_rate, segment.channels) != (first.sample_rate, first.channels):
-            raise FormatError(f"segment at offset {offset}: sample rate or channels change")
-        if segment.frames == 0 and not (frame == 0 and segment.last):
-            raise FormatError(f"segment at offset {offset} is empty")
-        frame += segment.frames
-        if frame > MAX_FRAMES:
-            raise FormatError(f"segments run past {MAX_FRAMES} frames")
-        last = segment.last
-        yield segment
-    if bytes_left(stream):
-        raise FormatError(f"{bytes_left(stream)} unexpected bytes after the last segment")
-
-
-def _read_segment(stream: BinaryIO, decode_latents: bool) -> SaeSegment:
-    _, sections = read_container(stream, SAE_MAGIC, {VERSION})
-    unknown = set(sections) - set(SECTIONS)
-    if unknown:
-        raise FormatError(f"unknown sections {sorted(unknown)}")
-    head, conf, wgts, ctxm, tabl, lats = require(sections, *SECTIONS)
-    if len(head) != _HEAD.size:
-        raise FormatError(f"HEAD section is {len(head)} bytes, expected {_HEAD.size}")
-    fields = _HEAD.unpack(head)
-    _check_header(*fields)
-    rate, channels, flags, first_frame, frames, latent_channels, steps, coded, tframes, bins = (
-        fields[:10]
-    )
-    gain, quality, step = fields[10:]
+def read_model_sections(
+    sections: dict[bytes, bytes], coded: int
+) -> tuple[dict, dict[str, np.ndarray], float, CoefficientModel]:
+    """(config, weights, weight step, coefficient model) from a model's sections."""
+    conf, wgts, ctxm, tabl = require(sections, *MODEL_SECTIONS)
     try:
         config = json.loads(conf.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -215,6 +199,79 @@ def _read_segment(stream: BinaryIO, decode_latents: bool) -> SaeSegment:
     )
     model.check(coded)
     weight_step, weights = unpack_weights(wgts)
+    return config, weights, weight_step, model
+
+
+def read_segments(
+    source: bytes | BinaryIO, decode_latents: bool = True, models: Mapping = MappingProxyType({})
+) -> Iterator[SaeSegment]:
+    """Check and read the segments of a ``.sae`` file (its bytes, or a binary file open at
+    its start), one at a time; every problem is a :class:`FormatError`, raised when the
+    iteration reaches it. ``models`` maps digests to the shared models
+    (:class:`bitstream.saem.SharedModel`) that segments may name; a segment that names one
+    not given raises :class:`MissingModelError`, unless ``decode_latents`` is False.
+
+    With ``decode_latents=False`` the coefficients are not decoded (an empty array takes
+    their place), which is all ``sae info`` needs.
+    """
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    first: SaeSegment | None = None
+    frame, last = 0, False
+    while not last:
+        offset = stream.tell()
+        if first is not None and bytes_left(stream) == 0:
+            raise FormatError(f"truncated file: the segments end at frame {frame}, not the last")
+        segment = _read_segment(stream, decode_latents, models)
+        if segment.first_frame != frame:
+            raise FormatError(
+                f"segment at offset {offset} starts at frame {segment.first_frame}, not {frame}"
+            )
+        if first is None:
+            first = segment
+        elif (segment.sample_rate, segment.channels) != (first.sample_rate, first.channels):
+            raise FormatError(f"segment at offset {offset}: sample rate or channels change")
+        if segment.frames == 0 and not (frame == 0 and segment.last):
+            raise FormatError(f"segment at offset {offset} is empty")
+        frame += segment.frames
+        if frame > MAX_FRAMES:
+            raise FormatError(f"segments run past {MAX_FRAMES} frames")
+        last = segment.last
+        yield segment
+    if bytes_left(stream):
+        raise FormatError(f"{bytes_left(stream)} unexpected bytes after the last segment")
+
+
+def _read_segment(stream: BinaryIO, decode_latents: bool, models: Mapping) -> SaeSegment:
+    _, sections = read_container(stream, SAE_MAGIC, {VERSION})
+    layout = SHARED_SECTIONS if b"MODL" in sections else SECTIONS
+    unknown = set(sections) - set(layout)
+    if unknown:
+        raise FormatError(f"unknown sections {sorted(unknown)}")
+    head, lats = require(sections, b"HEAD", b"LATS")
+    if len(head) != _HEAD.size:
+        raise FormatError(f"HEAD section is {len(head)} bytes, expected {_HEAD.size}")
+    fields = _HEAD.unpack(head)
+    _check_header(*fields)
+    rate, channels, flags, first_frame, frames, latent_channels, steps, coded, tframes, bins = (
+        fields[:10]
+    )
+    gain, quality, step = fields[10:]
+    digest = sections.get(b"MODL")
+    if digest is None:
+        config, weights, weight_step, model = read_model_sections(sections, coded)
+    elif len(digest) != DIGEST_SIZE:
+        raise FormatError(f"MODL section is {len(digest)} bytes, a digest is {DIGEST_SIZE}")
+    elif digest not in models:
+        if decode_latents:
+            raise MissingModelError(digest)
+        config, weights, weight_step, model = {}, {}, 1.0, CoefficientModel.flat(coded)
+    else:
+        shared = models[digest]
+        config, weights, weight_step, model = (
+            shared.config, shared.weights, shared.weight_step, shared.model
+        )  # fmt: skip
+        if model.base.shape[0] != coded:
+            raise FormatError(f"the shared model codes {model.base.shape[0]} channels, not {coded}")
     shape = (coded, tframes, bins)
     if decode_latents:
         coefficients = decode_coefficients(lats, shape, model)
@@ -236,7 +293,8 @@ def _read_segment(stream: BinaryIO, decode_latents: bool) -> SaeSegment:
         weight_step=weight_step,
         model=model,
         coefficients=coefficients,
-        section_bytes={tag.decode(): len(sections[tag]) for tag in SECTIONS},
+        section_bytes={tag.decode(): len(sections[tag]) for tag in layout},
+        model_digest=digest,
     )
 
 

@@ -1,6 +1,6 @@
 """sae: a stereo autoencoder fitted to one song, its latents entropy-coded into ``.sae``."""
 
-from bitstream import FormatError
+from bitstream import FormatError, MissingModelError, SharedModel, read_model, write_model
 from codec.api import (
     AudioError,
     CompressionReport,
@@ -12,6 +12,7 @@ from codec.api import (
     fit_post,
     snr_db,
 )
+from codec.artist import train_artist
 from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, fit_plain
 from codec.model import Autoencoder, ModelConfig
 
@@ -22,7 +23,9 @@ __all__ = [
     "CompressionReport",
     "FitSettings",
     "FormatError",
+    "MissingModelError",
     "ModelConfig",
+    "SharedModel",
     "compress",
     "compress_file",
     "decompress",
@@ -31,5 +34,8 @@ __all__ = [
     "fit_decoder",
     "fit_plain",
     "fit_post",
+    "read_model",
     "snr_db",
+    "train_artist",
+    "write_model",
 ]

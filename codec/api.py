@@ -24,7 +24,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from bitstream import FormatError, SaeSegment, read_segments, write_segment
+from bitstream import FormatError, SaeSegment, SharedModel, read_segments, write_segment
 from bitstream.context import reconstruction_levels
 from bitstream.sae import MAX_SEGMENT_FRAMES
 from codec.entropy_model import estimated_bits, index_bits
@@ -46,7 +46,7 @@ from codec.model import (
     encode_track,
     filterbank_init,
 )
-from codec.quantizer import quantize
+from codec.quantizer import quantize, trellis_quantize
 from codec.transform import frame_count, imdct, mdct
 
 
@@ -102,6 +102,7 @@ def compress(
     config: ModelConfig = ModelConfig(),
     progress: bool = False,
     on_fit_step: OnFitStep | None = None,
+    shared: SharedModel | None = None,
 ) -> bytes:
     """Fit a model to ``audio`` (frames, channels), code it, return the ``.sae`` bytes.
 
@@ -120,12 +121,24 @@ def compress(
     each with a model, tables and (with ``bits_per_sample``) rate search of its own, so
     that memory stays bounded whatever the length; ``on_fit_step`` then follows the first
     segment's fitting.
+
+    With a ``shared`` model (:func:`codec.train_artist`) nothing is fitted: the audio is
+    coded at the model's quality with its decoder and tables, and the file names the model
+    instead of carrying one (:func:`decompress` then needs it too).
     """
     _check_rate(sample_rate)
     options = dict(quality=quality, bits_per_sample=bits_per_sample, settings=settings,
-                   config=config, progress=progress, on_fit_step=on_fit_step)  # fmt: skip
-    blocks = _blocks_of_array(audio, _margin(config))
+                   config=config, progress=progress, on_fit_step=on_fit_step,
+                   shared=shared)  # fmt: skip
+    blocks = blocks_of_array(audio, segment_margin(_coding_config(config, shared)))
     return b"".join(_compress_segments(blocks, sample_rate, **options))
+
+
+def _coding_config(config: ModelConfig, shared: SharedModel | None) -> ModelConfig:
+    """The model configuration a coding uses: the shared model's, if there is one."""
+    if shared is None:
+        return config
+    return _file_config(shared.config)
 
 
 SEGMENT_FRAMES = MAX_SEGMENT_FRAMES  # about 1.5 GB to compress one, at most 0.3 to decode
@@ -147,12 +160,12 @@ class _Block(NamedTuple):
     last: bool
 
 
-def _margin(config: ModelConfig) -> int:
+def segment_margin(config: ModelConfig) -> int:
     """Frames of the track around a segment that its coding reads."""
     return min(_padding(0, config)[2] + STRIDE, SEGMENT_FRAMES)
 
 
-def _blocks_of_array(audio: np.ndarray, margin: int) -> Iterator[_Block]:
+def blocks_of_array(audio: np.ndarray, margin: int) -> Iterator[_Block]:
     """The segments of an array of audio."""
     audio = _check_audio(audio)
     starts = range(0, max(len(audio), 1), SEGMENT_FRAMES)
@@ -206,29 +219,20 @@ def _compress_segment(
     config: ModelConfig = ModelConfig(),
     progress: bool = False,
     on_fit_step: OnFitStep | None = None,
+    shared: SharedModel | None = None,
 ) -> bytes:
     """One segment of :func:`compress`."""
     if config.post:
         raise ValueError("the post's model has no quantizer; the codec needs ModelConfig()")
+    if shared is not None:
+        if bits_per_sample is not None:
+            raise ValueError("a shared model codes at its own quality: no bits_per_sample")
+        return _compress_shared(block, sample_rate, shared)
     frames, channels = block.audio.shape
-    gain = float(np.sqrt(np.mean(block.audio.astype(np.float64) ** 2))) if frames else 0.0
-    steps, left, right = _padding(frames, config)
-    known_left, known_right = min(left, len(block.before)), min(right, len(block.after))
-    before = block.before[len(block.before) - known_left :]
-    around = [before, block.audio, block.after[:known_right]]
-    stereo = np.repeat(np.concatenate(around), 2 // channels, axis=1) / (gain or 1.0)
-    # where the track ends, odd reflection: edge samples see music that goes on smoothly,
-    # not zeros or a kink (a kink costs bits and leaves a burst of error at the edge)
-    pad = ((left - known_left, right - known_right), (0, 0))
-    if frames:
-        padded = np.pad(stereo, pad, mode="reflect", reflect_type="odd")
-    else:
-        padded = np.zeros((left + right, 2))
-    signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
-    model = _filterbank(config, FILTERBANK_CHANNELS)
+    signal, latents, gain, steps, left = analyse_segment(block, config)
+    model = filterbank_model(config, FILTERBANK_CHANNELS)
     start = {name: value.clone() for name, value in model.decoder.state_dict().items()}
     offsets = {name: torch.zeros_like(value) for name, value in start.items()}  # not fitted yet
-    latents = encode_track(model, signal, channels=FILTERBANK_CHANNELS).double().numpy()
     samples = max(frames * channels, 1)
 
     @functools.lru_cache(maxsize=1)  # one frame length's coefficients at a time: memory
@@ -240,10 +244,8 @@ def _compress_segment(
     def estimate(quality: float, frame_steps: int) -> Candidate:
         """Plain rounding to one of the trellis's quantizers, priced by the fitted model:
         a quick stand-in for :func:`coded` (its rate comes out a little higher)."""
-        coefficients, step = transformed(frame_steps), quantizer_step(quality)
-        indices = np.round(coefficients / (2 * step)).astype(np.int64)
-        error = np.sum((coefficients - 2 * indices * step) ** 2)
-        bits = estimated_bits(indices) / samples
+        bits, error = rounded_cost(transformed(frame_steps), quality)
+        bits /= samples
         stages.update()
         stages.set_postfix_str(f"estimate: frames of {frame_steps}, q {quality:.2f}, {bits:.3f}")
         return Candidate(quality, bits, error / samples, None)
@@ -253,24 +255,12 @@ def _compress_segment(
         indices, entropy = quantize(transformed(frame_steps), step, quality_to_lambda(quality))
         error = np.sum((transformed(frame_steps) - reconstruction_levels(indices) * step) ** 2)
         # the transforms are (near) orthonormal: coefficient error is audio error
-        weights, weight_step = _quantized(offsets, error / samples)
-        sae = SaeSegment(
-            sample_rate=sample_rate,
-            channels=channels,
-            first_frame=block.first,
-            frames=frames,
-            last=block.last,
-            gain=gain or 1.0,
-            quality=quality,
-            step=step,
-            latent_channels=config.latent_channels,
-            latent_steps=steps,
-            config=replace(config, frame_steps=frame_steps).to_dict(),
-            weights=weights,
-            weight_step=weight_step,
-            model=entropy,
-            coefficients=indices,
-        )
+        weights, weight_step = quantized_offsets(offsets, error / samples)
+        file_config = replace(config, frame_steps=frame_steps).to_dict()
+        sae = _segment(block, sample_rate, config, gain, steps, quality, step, indices)
+        sae.config, sae.weights, sae.weight_step, sae.model = (
+            file_config, weights, weight_step, entropy
+        )  # fmt: skip
         bits = 8 * len(write_segment(sae)) / samples
         stages.update()
         stages.set_postfix_str(f"trellis: frames of {frame_steps}, q {quality:.2f}, {bits:.3f}")
@@ -318,12 +308,85 @@ def _compress_segment(
         )
         fitted = model.decoder.state_dict()
         offsets.update({name: fitted[name] - value for name, value in start.items()})
-        sae.weights, sae.weight_step = _quantized(offsets, best.distortion)
+        sae.weights, sae.weight_step = quantized_offsets(offsets, best.distortion)
         size = 8 * len(write_segment(sae)) / samples
         if bits_per_sample is not None and abs(np.log(size / bits_per_sample)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
             sae = _search_rate(code, bits_per_sample, best.quality).sae
+    return write_segment(sae)
+
+
+class Analysis(NamedTuple):
+    """A segment through the filterbank."""
+
+    signal: torch.Tensor  # (2, 4 x steps): the audio over its gain, with its margins
+    latents: np.ndarray  # (filterbank channels, steps), float64
+    gain: float  # the audio's rms; 0 for silence
+    steps: int
+    left: int  # frames of margin before the audio
+
+
+def analyse_segment(block: _Block, config: ModelConfig) -> Analysis:
+    """The segment's audio over its gain, with its margins, through the filterbank."""
+    frames, channels = block.audio.shape
+    gain = float(np.sqrt(np.mean(block.audio.astype(np.float64) ** 2))) if frames else 0.0
+    steps, left, right = _padding(frames, config)
+    known_left, known_right = min(left, len(block.before)), min(right, len(block.after))
+    before = block.before[len(block.before) - known_left :]
+    around = [before, block.audio, block.after[:known_right]]
+    stereo = np.repeat(np.concatenate(around), 2 // channels, axis=1) / (gain or 1.0)
+    # where the track ends, odd reflection: edge samples see music that goes on smoothly,
+    # not zeros or a kink (a kink costs bits and leaves a burst of error at the edge)
+    pad = ((left - known_left, right - known_right), (0, 0))
+    if frames:
+        padded = np.pad(stereo, pad, mode="reflect", reflect_type="odd")
+    else:
+        padded = np.zeros((left + right, 2))
+    signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
+    model = filterbank_model(config, FILTERBANK_CHANNELS)
+    latents = encode_track(model, signal, channels=FILTERBANK_CHANNELS).double().numpy()
+    return Analysis(signal, latents, gain, steps, left)
+
+
+def rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, float]:
+    """(estimated bits, squared error) of plain rounding to one of the trellis's
+    quantizers, priced by a model fitted to it: a quick stand-in for the trellis."""
+    step = quantizer_step(quality)
+    indices = np.round(coefficients / (2 * step)).astype(np.int64)
+    return estimated_bits(indices), float(np.sum((coefficients - 2 * indices * step) ** 2))
+
+
+def _segment(block, sample_rate, config, gain, steps, quality, step, indices) -> SaeSegment:
+    """A segment of coded ``indices``; its model is to be filled in."""
+    frames, channels = block.audio.shape
+    return SaeSegment(
+        sample_rate=sample_rate,
+        channels=channels,
+        first_frame=block.first,
+        frames=frames,
+        last=block.last,
+        gain=gain or 1.0,
+        quality=quality,
+        step=step,
+        latent_channels=config.latent_channels,
+        latent_steps=steps,
+        config={},
+        weights={},
+        weight_step=1.0,
+        model=None,
+        coefficients=indices,
+    )
+
+
+def _compress_shared(block: _Block, sample_rate: int, shared: SharedModel) -> bytes:
+    """A segment coded with a shared model: no fitting, the model's tables as they are."""
+    config = _file_config(shared.config)
+    _, latents, gain, steps, _ = analyse_segment(block, config)
+    lam = quality_to_lambda(shared.quality)
+    indices = trellis_quantize(mdct(latents, config.frame_steps), shared.step, lam, shared.model)
+    sae = _segment(block, sample_rate, config, gain, steps, shared.quality, shared.step, indices)
+    sae.model, sae.model_digest = shared.model, shared.digest
     return write_segment(sae)
 
 
@@ -368,17 +431,23 @@ def _search_rate(code, bits_per_sample: float, start: float) -> Candidate:
     return min(tried, key=lambda c: abs(np.log(max(c.bits_per_sample, 1e-12) / bits_per_sample)))
 
 
-def decompress(data: bytes) -> tuple[np.ndarray, int]:
-    """``(audio, sample_rate)`` from ``.sae`` bytes; audio is float32 (frames, channels)."""
-    segments = read_segments(data)
+def decompress(data: bytes, models: Iterable[SharedModel] = ()) -> tuple[np.ndarray, int]:
+    """``(audio, sample_rate)`` from ``.sae`` bytes; audio is float32 (frames, channels).
+    ``models``: shared models the file may name (:class:`bitstream.MissingModelError`
+    if it names one that is not among them)."""
+    segments = read_segments(data, models=_by_digest(models))
     first = next(segments)
     audio = np.concatenate([_decode_segment(first), *map(_decode_segment, segments)])
     return audio, first.sample_rate
 
 
+def _by_digest(models: Iterable[SharedModel]) -> dict[bytes, SharedModel]:
+    return {model.digest: model for model in models}
+
+
 def _decode_segment(sae: SaeSegment) -> np.ndarray:
     """The audio of one segment, float32 (frames, channels)."""
-    config = _file_config(sae)
+    config = _file_config(sae.config)
     steps, left, _ = _padding(sae.frames, config)
     coded, frames, bins = sae.coefficients.shape
     if (sae.latent_steps, bins, frames) != (steps, config.frame_steps, frame_count(steps, bins)):
@@ -388,7 +457,7 @@ def _decode_segment(sae: SaeSegment) -> np.ndarray:
     if sae.frames == 0:
         return np.zeros((0, sae.channels), dtype=np.float32)
     try:
-        model = _filterbank(config, coded)
+        model = filterbank_model(config, coded)
         start = model.decoder.state_dict()
         if set(sae.weights) != set(start):
             raise ValueError(f"decoder weights named {sorted(sae.weights)}")
@@ -503,13 +572,15 @@ def compress_file(
         with sf.SoundFile(source) as audio_file, open(temp, "wb") as out:
             rate, channels = audio_file.samplerate, audio_file.channels
             _check_rate(rate)
-            blocks = _blocks_of_file(audio_file, _margin(options.get("config", ModelConfig())))
+            config = _coding_config(options.get("config", ModelConfig()), options.get("shared"))
+            blocks = _blocks_of_file(audio_file, segment_margin(config))
             for data in _compress_segments(blocks, rate, **options):
                 out.write(data)
         seconds = time.perf_counter() - started
         signal = error = 0.0
         with sf.SoundFile(source) as audio_file, open(temp, "rb") as written:
-            for segment in read_segments(written):
+            shared = [options["shared"]] if options.get("shared") else []
+            for segment in read_segments(written, models=_by_digest(shared)):
                 original = audio_file.read(segment.frames, "float32", always_2d=True)
                 decoded = _decode_segment(segment)
                 signal += float(np.sum(original.astype(np.float64) ** 2))
@@ -521,7 +592,11 @@ def compress_file(
 
 
 def decompress_file(
-    source: str | os.PathLike, target: str | os.PathLike, *, overwrite: bool = False
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    models: Iterable[SharedModel] = (),
 ) -> tuple[int, int, int]:
     """Decode the ``.sae`` file ``source`` into the audio file ``target`` (format by
     extension), a segment at a time: memory stays bounded whatever the length.
@@ -532,7 +607,7 @@ def decompress_file(
     audio_format(target)
     check_output(target, overwrite, source)
     with open(source, "rb") as handle:
-        segments = read_segments(handle)
+        segments = read_segments(handle, models=_by_digest(models))
         first = next(segments)
         frames = 0
         with audio_writer(target, first.sample_rate, first.channels, overwrite) as write:
@@ -561,6 +636,7 @@ def describe(data: bytes) -> dict:
         "quality": first.quality,
         "segments": len(segments),
         "model": first.config,
+        "shared_model": first.model_digest.hex() if first.model_digest else None,
         "latent_channels": first.latent_channels,
         "coded_latent_channels": int(first.coefficients.shape[0]),
         "quantizer_step": first.step,
@@ -580,15 +656,15 @@ class BitUsage(NamedTuple):
     kbps: np.ndarray  # each transform frame's bits over its hop
 
 
-def bit_usage(data: bytes) -> BitUsage:
+def bit_usage(data: bytes, models: Iterable[SharedModel] = ()) -> BitUsage:
     """Bits per latent channel and over time of ``.sae`` bytes (decodes the indices)."""
     channel_bits, seconds, kbps = [], [], []
-    for sae in read_segments(data):
+    for sae in read_segments(data, models=_by_digest(models)):
         if channel_bits and sae.coefficients.shape[0] != len(channel_bits[0]):
             raise FormatError(f"segment at frame {sae.first_frame} codes other latent channels")
         bits = index_bits(sae.coefficients, sae.model)
         coded, frames, hop = sae.coefficients.shape
-        left = _padding(sae.frames, _file_config(sae))[1]
+        left = _padding(sae.frames, _file_config(sae.config))[1]
         hop_seconds = hop * STRIDE / sae.sample_rate
         start = sae.first_frame - left
         seconds.append((start + np.arange(frames) * hop * STRIDE) / sae.sample_rate)
@@ -609,7 +685,7 @@ WEIGHT_STEP = 0.0095  # x the coding's rms error: the weights' rounding stays ~3
 SMALLEST_WEIGHT_STEP = 2.0**-20
 
 
-def _quantized(offsets: dict[str, torch.Tensor], distortion: float) -> tuple[dict, float]:
+def quantized_offsets(offsets: dict[str, torch.Tensor], distortion: float) -> tuple[dict, float]:
     """The decoder's weight offsets as integers, and their step.
 
     The file holds the fitted decoder as offsets from the filterbank it starts from: small
@@ -621,14 +697,14 @@ def _quantized(offsets: dict[str, torch.Tensor], distortion: float) -> tuple[dic
     return {name: value.astype(np.int64) for name, value in integers.items()}, step
 
 
-def _file_config(sae: SaeSegment) -> ModelConfig:
+def _file_config(config: dict) -> ModelConfig:
     try:
-        return ModelConfig.from_dict(sae.config)
+        return ModelConfig.from_dict(config)
     except (TypeError, ValueError) as error:
         raise FormatError(f"bad model configuration: {error}") from None
 
 
-def _filterbank(config: ModelConfig, decoder_inputs: int) -> Autoencoder:
+def filterbank_model(config: ModelConfig, decoder_inputs: int) -> Autoencoder:
     """The model every file's decoder starts from: the filterbank and its inverse."""
     model = Autoencoder(config, decoder_inputs=decoder_inputs)
     filterbank_init(model)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from bitstream import FormatError
+from bitstream import FormatError, SharedModel, read_model, write_model
 from codec.api import (
     SEGMENT_FRAMES,
     AudioError,
@@ -31,7 +33,8 @@ from codec.api import (
     fit_post,
     snr_db,
 )
-from codec.files import OutputFormatError, check_output, read_audio
+from codec.artist import train_artist
+from codec.files import OutputFormatError, check_output, read_audio, write_bytes
 from codec.fit import DEFAULT_QUALITY, FitSettings
 from codec.plots import animate_fit, plot_bits, plot_comparison
 
@@ -39,6 +42,17 @@ QUALITY_HELP = (
     "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "
     "which sets the quantizer step; each step up buys about 3 dB of SNR for more bits"
 )
+
+
+class UsageError(Exception):
+    """Options that do not go together: exit code 2, like any usage error."""
+
+
+class DataError(Exception):
+    """Some of many files failed (each has said why): exit code 1."""
+
+
+DATA_ERRORS = (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError, DataError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +91,37 @@ def _fitting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that read .sae files: where shared models are."""
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="ARTIST.saem",
+        help="a shared model the file may name (repeatable)",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, metavar="DIR", help="look for shared models (*.saem) here"
+    )
+
+
+def _shared_models(args: argparse.Namespace) -> list[SharedModel]:
+    paths = list(args.model)
+    if args.model_dir is not None:
+        if not args.model_dir.is_dir():
+            raise FileNotFoundError(f"{args.model_dir}: no such folder")
+        paths += sorted(args.model_dir.glob("*.saem"))
+    return [_read_model(path) for path in paths]
+
+
+def _read_model(path: Path) -> SharedModel:
+    try:
+        return read_model(path.read_bytes())
+    except FormatError as error:
+        raise FormatError(f"{path}: {error}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sae",
@@ -92,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         ".sae file holding the decoder, its entropy tables and the coded latents. Prints "
         "the size in bits per sample and kbps, and the SNR of decoding the written file.",
     )
-    c.add_argument("input", type=Path, help="audio file to compress")
-    c.add_argument("-o", "--output", type=Path, help="output file (default: INPUT with .sae)")
+    c.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files")
+    c.add_argument(
+        "-o", "--output", type=Path, help="output file, for one input (default: INPUT with .sae)"
+    )
     rate = c.add_mutually_exclusive_group()
     rate.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
     rate.add_argument(
@@ -114,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=FitSettings.iterations,
         help="decoder fitting iterations (default %(default)s)",
     )
+    c.add_argument(
+        "--model",
+        type=Path,
+        metavar="ARTIST.saem",
+        help="code with this shared model (sae train-artist) instead of fitting one: no "
+        "fitting, its quality, and the file names the model instead of carrying it",
+    )
+    c.add_argument(
+        "-j", "--jobs", type=_positive, default=1, help="songs compressed at once (default 1)"
+    )
     _fitting_options(c)
 
     d = commands.add_parser(
@@ -125,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input", type=Path, help=".sae file to decode")
     d.add_argument("-o", "--output", type=Path, help="output file (default: INPUT with .wav)")
     d.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    _model_options(d)
 
     i = commands.add_parser(
         "info",
@@ -140,6 +198,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also draw the bits spent on each latent channel and over time",
     )
     i.add_argument("-f", "--force", action="store_true", help="overwrite an existing plot")
+    _model_options(i)
+
+    a = commands.add_parser(
+        "train-artist",
+        help="fit one shared model to several songs (an artist's)",
+        description="Fit one model (transform frame length, entropy tables, decoder) to "
+        "random segments of all the SONGs at one quality, and write it as a .saem file. "
+        "sae compress --model codes songs with it without fitting; their files name the "
+        "model by its SHA-256 digest, and decoding them needs it.",
+    )
+    a.add_argument("songs", type=Path, nargs="+", metavar="SONG", help="audio files")
+    a.add_argument("-o", "--output", type=Path, required=True, help="the model (.saem)")
+    a.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
+    a.add_argument(
+        "--iterations",
+        type=_positive,
+        default=FitSettings.iterations,
+        help="decoder fitting iterations (default %(default)s)",
+    )
+    _fitting_options(a)
 
     t = commands.add_parser(
         "fit",
@@ -197,36 +275,85 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _compress(args: argparse.Namespace) -> None:
-    if args.input.suffix.lower() == ".sae":
-        raise AudioError(f"{args.input} is already a .sae file (sae decompress decodes it)")
-    output = args.output or args.input.with_suffix(".sae")
-    info = sf.info(str(args.input))  # an unreadable input says so before the output does
+    if args.output is not None and len(args.inputs) > 1:
+        raise UsageError("-o names one output: give one input, or leave -o out")
+    if args.model is not None and (args.bitrate or args.bits_per_sample):
+        raise UsageError("--model codes at the model's quality: no --bitrate or --bits-per-sample")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise AudioError("--device cuda: no CUDA device is available here")
-    bits = args.bits_per_sample
-    if args.bitrate is not None:
-        bits = args.bitrate * 1000 / (info.samplerate * info.channels)
-    report = compress_file(
-        args.input,
-        output,
-        overwrite=args.force,
-        quality=args.quality,
-        bits_per_sample=bits,
-        settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
-        progress=not args.quiet,
-    )
+    for path in args.inputs:
+        if path.suffix.lower() == ".sae":
+            raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
+    shared = _read_model(args.model) if args.model is not None else None
+    jobs = [(path, args.output or path.with_suffix(".sae")) for path in args.inputs]
+    progress = not args.quiet and len(jobs) == 1
+    if len(jobs) == 1 or args.jobs == 1:
+        failed = [job for job in jobs if not _compress_one(*job, args, shared, progress)]
+    else:
+        workers = min(args.jobs, len(jobs))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(
+            workers, initializer=torch.set_num_threads, initargs=(threads,)
+        ) as pool:
+            done = [pool.submit(_compress_one, *job, args, shared, False) for job in jobs]
+            failed = [job for job, future in zip(jobs, done, strict=True) if not future.result()]
+    if failed:
+        raise DataError(f"{len(failed)} of {len(jobs)} files failed")
+
+
+def _compress_one(
+    source: Path, output: Path, args, shared: SharedModel | None, progress: bool
+) -> bool:
+    """Compress one file and print its line (or its error): True if it worked."""
+    try:
+        info = sf.info(str(source))  # an unreadable input says so before the output does
+        bits = args.bits_per_sample
+        if args.bitrate is not None:
+            bits = args.bitrate * 1000 / (info.samplerate * info.channels)
+        report = compress_file(
+            source,
+            output,
+            overwrite=args.force,
+            quality=args.quality,
+            bits_per_sample=bits,
+            settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
+            progress=progress,
+            shared=shared,
+        )
+    except DATA_ERRORS as error:
+        print(f"sae: error: {source}: {error}", file=sys.stderr, flush=True)
+        return False
+    how = "coded with the shared model" if shared else "fitted and coded"
     print(
         f"{output}: {report.bytes} bytes, {report.bits_per_sample:.3f} bits/sample, "
         f"{report.kbps:.1f} kbps, {report.ratio_to_pcm16:.1f}x smaller than 16-bit PCM, "
-        f"SNR {report.snr_db:.2f} dB (decoded from the file), fitted and coded in "
-        f"{report.seconds:.1f} s"
+        f"SNR {report.snr_db:.2f} dB (decoded from the file), {how} in {report.seconds:.1f} s",
+        flush=True,
     )
+    return True
+
+
+def _train_artist(args: argparse.Namespace) -> None:
+    if args.output.suffix.lower() != ".saem":
+        raise OutputFormatError(f"{args.output}: a shared model is a .saem file: name it so")
+    check_output(args.output, args.force)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise AudioError("--device cuda: no CUDA device is available here")
+    songs = [read_audio(path)[0] for path in args.songs]
+    settings = FitSettings(iterations=args.iterations, seed=args.seed, device=args.device)
+    shared = train_artist(songs, quality=args.quality, settings=settings, progress=not args.quiet)
+    data = write_model(shared)
+    write_bytes(args.output, data, args.force)
+    print(f"{args.output}: {len(data)} bytes, model {shared.digest.hex()}, from {len(songs)} songs")
 
 
 def _decompress(args: argparse.Namespace) -> None:
     output = args.output or args.input.with_suffix(".wav")
     describe(args.input.read_bytes())  # a damaged file says so before the output does
-    frames, channels, rate = decompress_file(args.input, output, overwrite=args.force)
+    models = _shared_models(args)
+    frames, channels, rate = decompress_file(
+        args.input, output, overwrite=args.force, models=models
+    )
     print(f"{output}: {frames} frames, {channels} channels, {rate} Hz")
 
 
@@ -235,7 +362,7 @@ def _info(args: argparse.Namespace) -> None:
     info = describe(data)
     if args.plot is not None:
         check_output(args.plot, args.force, args.input)
-        usage = bit_usage(data)
+        usage = bit_usage(data, _shared_models(args))
         plot_bits(usage.channel_bits, usage.channel_names, usage.seconds, usage.kbps, args.plot)
     if args.json:
         print(json.dumps(info))
@@ -246,7 +373,10 @@ def _info(args: argparse.Namespace) -> None:
     print(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
     print(f"  {'kbps':<24}{info['kbps']:.2f}")
     print(f"  {'quality':<24}{info['quality']:g}")
-    print(f"  {'model':<24}{json.dumps(info['model'])}")
+    if info["shared_model"]:
+        print(f"  {'shared model':<24}{info['shared_model']}")
+    else:
+        print(f"  {'model':<24}{json.dumps(info['model'])}")
     coded, total = info["coded_latent_channels"], info["latent_channels"]
     print(f"  {'latent channels':<24}{coded} coded of {total}")
     print(f"  {'quantizer step':<24}{info['quantizer_step']:.4g}")
@@ -333,14 +463,17 @@ def main(argv: list[str] | None = None) -> int:
         "info": _info,
         "fit": _fit,
         "compare": _compare,
+        "train-artist": _train_artist,
     }
     try:
-        for name in ("input", "original", "decoded"):
-            path = getattr(args, name, None)
-            if path is not None and not path.is_file():
+        paths = [getattr(args, name, None) for name in ("input", "original", "decoded", "model")]
+        for path in [*paths, *getattr(args, "inputs", []), *getattr(args, "songs", [])]:
+            if isinstance(path, Path) and not path.is_file():
                 raise FileNotFoundError(f"{path}: no such file")
         run[args.command](args)
-    except (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError) as error:
+    except UsageError as error:
+        parser.error(str(error))
+    except DATA_ERRORS as error:
         print(f"sae: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks import mdct
+from benchmarks.artist import main as artist_main
 from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
 from benchmarks.oracle import oracle_curve
 from benchmarks.rd import main
@@ -68,3 +69,22 @@ def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, capsys):
     assert main([*args, "--methods", "flac"]) == 0
     rows = read_points(out)
     assert 99.0 in [float(r["bits_per_sample"]) for r in rows if r["track"] == "track0"]
+
+
+def test_artist_benchmark_codes_every_track_three_ways(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    for artist in ("a", "b"):
+        for seed in range(2):
+            audio = synthetic_stereo(seconds=1, seed=seed + 2 * (artist == "b"))
+            sf.write(corpus / f"{artist}-song{seed}.wav", audio, 8000)
+    args = ["--corpus", corpus, "--out", out, "--excerpt", "1", "--iterations", "2"]
+    assert artist_main([str(a) for a in args]) == 0
+    rows = json.loads((out / "artist.json").read_text())
+    assert len(rows) == 4 and {r["artist"] for r in rows} == {"a", "b"}
+    for row in rows:
+        assert row["per_song"]["model_bytes_in_file"] > 0
+        assert row["artist_loo"]["model_bytes_in_file"] == 0  # the file names its model
+        assert row["artist_loo"]["shared_by"] == 2 and row["other_artist"]["shared_by"] == 3
+        assert all(row[k]["snr_db"] > 10 for k in ("per_song", "artist_loo", "other_artist"))
+    assert "break-even" in (out / "artist.md").read_text()
