@@ -1,13 +1,15 @@
-"""Fuzzing the ``.sae`` reader: damaged files must end in a FormatError, nothing else.
+"""Fuzzing the readers: damaged ``.sae`` and ``.saem`` files must end in a FormatError.
 
     python -m benchmarks.fuzz [--cases N] [--seed S] [--out FILE]
 
-Damages a small valid two-segment file in the ways real files get damaged or forged
+Damages a small valid two-segment ``.sae`` file and a ``.saem`` model file in the ways
+real files get damaged or forged
 (truncation at every section boundary and at random offsets, bit flips, random bytes
 after a valid magic, a header that claims huge sizes, a section rewritten with a fresh
 CRC so that the damage reaches the parsers behind the CRC check) and decodes each.
 A case passes when decoding raises :class:`FormatError` or, for damage behind a fresh
-CRC, returns audio of the shape the file claims; any other exception fails the run.
+CRC, returns audio of the shape the file claims (a model file's digest catches even
+that); any other exception fails the run.
 Prints, and with ``--out`` writes as JSON, how many cases of each kind were tried.
 The test suite runs a bounded number of cases of the same kinds through hypothesis.
 """
@@ -28,15 +30,17 @@ import numpy as np
 from tqdm import tqdm
 
 import codec.api
-from bitstream import FormatError
-from bitstream.container import SAE_MAGIC, read_container
+from bitstream import FormatError, SharedModel, read_model, read_segments, write_model
+from bitstream.container import read_container
+from bitstream.saem import MODEL_MAGIC
 
 KINDS = ("cut at a section", "cut anywhere", "bit flips", "bytes after magic", "huge sizes",
          "fresh crc")  # fmt: skip
 
 
-def sample_file() -> bytes:
-    """A valid file of two short segments (a tiny, unfitted model: quick to decode)."""
+def sample_files() -> dict[str, bytes]:
+    """A valid file of two short segments (a tiny, unfitted model: quick to decode), and
+    a model file made of its first segment's model."""
     rate = 8000
     t = np.arange(rate // 2) / rate
     audio = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
@@ -45,17 +49,21 @@ def sample_file() -> bytes:
     try:
         config = codec.api.ModelConfig(hidden_channels=4, frame_steps=64)
         settings = codec.api.FitSettings(iterations=0)
-        return codec.api.compress(0.5 * audio, rate, settings=settings, config=config)
+        data = codec.api.compress(0.5 * audio, rate, settings=settings, config=config)
     finally:
         codec.api.SEGMENT_FRAMES = saved
+    s = next(read_segments(data))
+    shared = SharedModel(s.quality, s.step, s.config, s.weights, s.weight_step, s.model)
+    return {"sae": data, "saem": write_model(shared)}
 
 
 def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:
     """(start, end, tag) of each section's bytes, header and CRC included, in file order."""
     stream, spans = io.BytesIO(data), []
+    magic = data[:4]
     while stream.tell() < len(data):
         start = stream.tell() + 8
-        _, sections = read_container(stream, SAE_MAGIC, {4})
+        _, sections = read_container(stream, magic, {1, 4})
         for tag, payload in sections.items():
             spans.append((start, start + 12 + len(payload), tag))
             start += 12 + len(payload)
@@ -77,7 +85,7 @@ def damage(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
             damaged[rng.integers(len(data))] ^= 1 << rng.integers(8)
         return bytes(damaged)
     if kind == "bytes after magic":
-        return SAE_MAGIC + rng.bytes(rng.integers(0, 4 * len(data)))
+        return data[:4] + rng.bytes(rng.integers(0, 4 * len(data)))
     start, end, tag = spans[rng.integers(len(spans))]
     payload = bytearray(data[start + 8 : end - 4])
     if kind == "huge sizes":  # a section length, or a header field, far too large
@@ -96,12 +104,18 @@ def damage(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
 
 
 def check(data: bytes, kind: str) -> str:
-    """Decode damaged ``data``: ``"error"`` for a FormatError, ``"decoded"`` for audio of
-    the claimed shape after damage behind a fresh CRC; anything else raises."""
+    """Read damaged ``data`` (a ``.sae`` file or a ``.saem`` model): ``"error"`` for a
+    FormatError, ``"decoded"`` for audio of the claimed shape after damage behind a fresh
+    CRC; anything else raises."""
     try:
-        audio, _ = codec.api.decompress(data)
+        if data[:4] == MODEL_MAGIC:
+            read_model(data)
+        else:
+            audio, _ = codec.api.decompress(data)
     except FormatError:
         return "error"
+    if data[:4] == MODEL_MAGIC:
+        raise AssertionError(f"{kind}: a damaged model file passed its digest check")
     info = codec.api.describe(data)
     if kind not in ("fresh crc", "huge sizes") or audio.shape != (info["frames"], info["channels"]):
         raise AssertionError(f"{kind}: damaged file decoded to {audio.shape} without an error")
@@ -115,16 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the counts here as JSON")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    data, outcomes = sample_file(), Counter()
+    files, outcomes = sample_files(), Counter()
     started = time.perf_counter()
     for _ in tqdm(range(args.cases), desc="fuzz", unit="case"):
+        target = ("sae", "saem")[rng.integers(2)]
         kind = KINDS[rng.integers(len(KINDS))]
-        outcomes[kind, check(damage(data, kind, rng), kind)] += 1
+        outcomes[target, kind, check(damage(files[target], kind, rng), kind)] += 1
     result = {
         "cases": args.cases,
         "seconds": round(time.perf_counter() - started, 1),
-        "file_bytes": len(data),
-        "outcomes": {f"{kind}: {outcome}": n for (kind, outcome), n in sorted(outcomes.items())},
+        "file_bytes": {target: len(data) for target, data in files.items()},
+        "outcomes": {
+            f".{t} {kind}: {outcome}": n for (t, kind, outcome), n in sorted(outcomes.items())
+        },
     }
     print(json.dumps(result, indent=2))
     if args.out:

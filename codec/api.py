@@ -149,7 +149,7 @@ def _check_rate(sample_rate: int) -> None:
         raise AudioError(f"sample rate {sample_rate} is out of range")
 
 
-class _Block(NamedTuple):
+class SegmentAudio(NamedTuple):
     """One segment's audio, and the track's audio around it, which its coding sees (as
     the middle of a track would) so that segment edges leave no trace."""
 
@@ -165,17 +165,17 @@ def segment_margin(config: ModelConfig) -> int:
     return min(_padding(0, config)[2] + STRIDE, SEGMENT_FRAMES)
 
 
-def blocks_of_array(audio: np.ndarray, margin: int) -> Iterator[_Block]:
+def blocks_of_array(audio: np.ndarray, margin: int) -> Iterator[SegmentAudio]:
     """The segments of an array of audio."""
     audio = _check_audio(audio)
     starts = range(0, max(len(audio), 1), SEGMENT_FRAMES)
     for start in starts:
         stop = start + SEGMENT_FRAMES
         before, after = audio[max(start - margin, 0) : start], audio[stop : stop + margin]
-        yield _Block(start, audio[start:stop], before, after, start == starts[-1])
+        yield SegmentAudio(start, audio[start:stop], before, after, start == starts[-1])
 
 
-def _blocks_of_file(audio_file: sf.SoundFile, margin: int) -> Iterator[_Block]:
+def _blocks_of_file(audio_file: sf.SoundFile, margin: int) -> Iterator[SegmentAudio]:
     """The segments of an open audio file, read as it goes, one segment ahead."""
 
     def read() -> np.ndarray:
@@ -185,14 +185,14 @@ def _blocks_of_file(audio_file: sf.SoundFile, margin: int) -> Iterator[_Block]:
     before = block[:0]
     while True:
         following = read()
-        yield _Block(first, block, before, following[:margin], len(following) == 0)
+        yield SegmentAudio(first, block, before, following[:margin], len(following) == 0)
         if len(following) == 0:
             return
         first, before, block = first + len(block), block[len(block) - margin :], following
 
 
 def _compress_segments(
-    blocks: Iterable[_Block],
+    blocks: Iterable[SegmentAudio],
     sample_rate: int,
     *,
     progress: bool = False,
@@ -210,7 +210,7 @@ def _compress_segments(
 
 
 def _compress_segment(
-    block: _Block,
+    block: SegmentAudio,
     sample_rate: int,
     *,
     quality: float = DEFAULT_QUALITY,
@@ -327,7 +327,7 @@ class Analysis(NamedTuple):
     left: int  # frames of margin before the audio
 
 
-def analyse_segment(block: _Block, config: ModelConfig) -> Analysis:
+def analyse_segment(block: SegmentAudio, config: ModelConfig) -> Analysis:
     """The segment's audio over its gain, with its margins, through the filterbank."""
     frames, channels = block.audio.shape
     gain = float(np.sqrt(np.mean(block.audio.astype(np.float64) ** 2))) if frames else 0.0
@@ -379,7 +379,7 @@ def _segment(block, sample_rate, config, gain, steps, quality, step, indices) ->
     )
 
 
-def _compress_shared(block: _Block, sample_rate: int, shared: SharedModel) -> bytes:
+def _compress_shared(block: SegmentAudio, sample_rate: int, shared: SharedModel) -> bytes:
     """A segment coded with a shared model: no fitting, the model's tables as they are."""
     config = _file_config(shared.config)
     _, latents, gain, steps, _ = analyse_segment(block, config)

@@ -52,17 +52,18 @@ def train_artist(
     progress: bool = False,
 ) -> SharedModel:
     """Fit one model to ``songs`` (each float (frames, channels), mono or stereo), coding
-    at ``quality``. Each song lends at most :data:`codec.api.SEGMENT_FRAMES` frames from
-    its middle, so memory stays bounded; each is normalized by its own gain, as
-    :func:`codec.compress` normalizes every segment.
+    at ``quality``. The songs share one segment's worth of frames
+    (:data:`codec.api.SEGMENT_FRAMES`), each lending the same number from its middle, so
+    memory stays what compressing one segment takes; each is normalized by its own gain,
+    as :func:`codec.compress` normalizes every segment.
     """
     if not songs:
         raise ValueError("an artist model needs at least one song")
-    margin = segment_margin(config)
+    margin, share = segment_margin(config), SEGMENT_FRAMES // len(songs)
     analyses = []
     for song in tqdm(songs, desc="analysing", unit="song", disable=not progress, leave=False):
-        start = max(len(song) - SEGMENT_FRAMES, 0) // 2
-        middle = np.asarray(song)[start : start + SEGMENT_FRAMES]
+        start = max(len(song) - share, 0) // 2
+        middle = np.asarray(song)[start : start + share]
         analyses.append(analyse_segment(next(blocks_of_array(middle, margin)), config))
     step, lam = quantizer_step(quality), quality_to_lambda(quality)
 

@@ -36,7 +36,6 @@ from codec.api import (
 from codec.artist import train_artist
 from codec.files import OutputFormatError, check_output, read_audio, write_bytes
 from codec.fit import DEFAULT_QUALITY, FitSettings
-from codec.plots import animate_fit, plot_bits, plot_comparison
 
 QUALITY_HELP = (
     "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "
@@ -363,6 +362,8 @@ def _info(args: argparse.Namespace) -> None:
     if args.plot is not None:
         check_output(args.plot, args.force, args.input)
         usage = bit_usage(data, _shared_models(args))
+        from codec.plots import plot_bits  # matplotlib: only for the commands that draw
+
         plot_bits(usage.channel_bits, usage.channel_names, usage.seconds, usage.kbps, args.plot)
     if args.json:
         print(json.dumps(info))
@@ -425,6 +426,8 @@ def _fit(args: argparse.Namespace) -> None:
     snr = snr_db(audio, decoded)
     print(f"{args.input}: SNR {snr:.2f} dB after {args.iterations} iterations ({size})")
     if args.animate is not None:
+        from codec.plots import animate_fit
+
         animate_fit(audio[start : start + length], frames, rate, args.animate, title)
         print(f"{args.animate}: {len(frames)} frames of {length} samples from frame {start}")
 
@@ -441,6 +444,8 @@ def _compare(args: argparse.Namespace) -> None:
         )
     if min(len(original), len(decoded)) < 2:
         raise AudioError("too short to compare: fewer than 2 frames")
+    from codec.plots import plot_comparison
+
     bands = plot_comparison(original, decoded, rate, output)
     n = min(len(original), len(decoded))
     print(f"{output}: SNR {snr_db(original[:n], decoded[:n]):.2f} dB over {n} frames")

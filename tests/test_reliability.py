@@ -24,6 +24,7 @@ from codec import (
     decompress,
     decompress_file,
     describe,
+    read_model,
     snr_db,
 )
 from tests.conftest import QUICK, TINY_CONFIG, TINY_SETTINGS, synthetic_stereo
@@ -81,18 +82,23 @@ def test_a_damaged_last_segment_leaves_no_output(short_segments, stereo, tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["damaged.sae"]  # no output, no temporary file
 
 
-@settings(max_examples=150, deadline=None)
-@given(kind=st.sampled_from(fuzz.KINDS), seed=st.integers(0, 2**32 - 1))
-def test_damaged_files_end_in_format_errors(kind, seed):
+@settings(max_examples=200, deadline=None)
+@given(
+    target=st.sampled_from(["sae", "saem"]),
+    kind=st.sampled_from(fuzz.KINDS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_damaged_files_end_in_format_errors(target, kind, seed):
     """A bounded run of ``python -m benchmarks.fuzz``: any exception but FormatError fails."""
-    fuzz.check(fuzz.damage(SAMPLE, kind, np.random.default_rng(seed)), kind)
+    fuzz.check(fuzz.damage(SAMPLES[target], kind, np.random.default_rng(seed)), kind)
 
 
-SAMPLE = fuzz.sample_file()
+SAMPLES = fuzz.sample_files()
 
 
-def test_the_fuzz_sample_has_two_segments():
-    assert describe(SAMPLE)["segments"] == 2
+def test_the_fuzz_samples_are_valid():
+    assert describe(SAMPLES["sae"])["segments"] == 2
+    assert read_model(SAMPLES["saem"]).config["frame_steps"] == 64
 
 
 def test_same_input_gives_the_same_bytes_whatever_the_thread_count(stereo):
@@ -153,20 +159,40 @@ def test_odd_signals_code_and_keep_their_shape(audio, floor):
         assert not decoded.any()
 
 
-def test_nan_in_a_file_is_a_clear_error_and_no_output(tmp_path):
-    audio = synthetic_stereo(seconds=0.25)
-    audio[500, 1] = np.nan
-    source, target = tmp_path / "nan.wav", tmp_path / "nan.sae"
-    sf.write(source, audio, 8000, subtype="FLOAT")
-    with pytest.raises(AudioError, match="NaN or infinite"):
+def with_sample(value: float):
+    def damage(audio: np.ndarray) -> np.ndarray:
+        audio = audio.copy()
+        audio[500, 1] = value
+        return audio
+
+    return damage
+
+
+def three_channels(audio: np.ndarray) -> np.ndarray:
+    return np.concatenate([audio, audio[:, :1]], axis=1)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (with_sample(np.nan), "NaN or infinite"),
+        (with_sample(-np.inf), "NaN or infinite"),
+        (three_channels, "this has 3 channels"),
+    ],
+)
+def test_unusable_audio_in_a_file_is_a_clear_error_and_no_output(tmp_path, damage, message):
+    source, target = tmp_path / "bad.wav", tmp_path / "bad.sae"
+    sf.write(source, damage(synthetic_stereo(seconds=0.25)), 8000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=message):
         compress_file(source, target, settings=QUICK, config=TINY_CONFIG)
-    assert sorted(os.listdir(tmp_path)) == ["nan.wav"]
+    assert sorted(os.listdir(tmp_path)) == ["bad.wav"]
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_an_interrupted_compress_leaves_nothing_under_the_final_name(tmp_path, how):
     source = tmp_path / "song.wav"
     sf.write(source, synthetic_stereo(seconds=1), 8000)
+    original = source.read_bytes()
     command = [sys.executable, "-m", "codec", "compress", source, "--iterations", "100000"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -175,7 +201,7 @@ def test_an_interrupted_compress_leaves_nothing_under_the_final_name(tmp_path, h
         time.sleep(0.1)  # until the output is being written (its temporary file exists)
     process.send_signal(how)
     _, stderr = process.communicate(timeout=60)
-    assert not (tmp_path / "song.sae").exists()
+    assert not (tmp_path / "song.sae").exists() and source.read_bytes() == original
     if how == signal.SIGINT:  # a clean stop: says so, removes its temporary file
         assert process.returncode == 130 and "interrupted" in stderr
         assert sorted(os.listdir(tmp_path)) == ["song.wav"]
