@@ -19,6 +19,7 @@ of the model (about 2.5 kB less a segment).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -90,5 +91,5 @@ def train_artist(
     fitted = model.decoder.state_dict()
     offsets = {name: fitted[name] - value for name, value in start.items()}
     weights, weight_step = quantized_offsets(offsets, error / (2 * frames))
-    file_config = ModelConfig(**{**config.to_dict(), "frame_steps": frame_steps}).to_dict()
+    file_config = replace(config, frame_steps=frame_steps).to_dict()
     return SharedModel(quality, step, file_config, weights, weight_step, entropy)

@@ -90,6 +90,11 @@ def _fitting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _check_device(args: argparse.Namespace) -> None:
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise AudioError("--device cuda: no CUDA device is available here")
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     """The options of the commands that read .sae files: where shared models are."""
     parser.add_argument(
@@ -278,50 +283,57 @@ def _compress(args: argparse.Namespace) -> None:
         raise UsageError("-o names one output: give one input, or leave -o out")
     if args.model is not None and (args.bitrate or args.bits_per_sample):
         raise UsageError("--model codes at the model's quality: no --bitrate or --bits-per-sample")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise AudioError("--device cuda: no CUDA device is available here")
+    _check_device(args)
     for path in args.inputs:
         if path.suffix.lower() == ".sae":
             raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
     shared = _read_model(args.model) if args.model is not None else None
     jobs = [(path, args.output or path.with_suffix(".sae")) for path in args.inputs]
-    progress = not args.quiet and len(jobs) == 1
-    if len(jobs) == 1 or args.jobs == 1:
-        failed = [job for job in jobs if not _compress_one(*job, args, shared, progress)]
+    if len(jobs) == 1:  # its error is the command's error
+        _compress_one(*jobs[0], args, shared, progress=not args.quiet)
+        return
+    if args.jobs == 1:
+        failed = [job for job in jobs if not _try_compress(*job, args, shared)]
     else:
         workers = min(args.jobs, len(jobs))
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(
             workers, initializer=torch.set_num_threads, initargs=(threads,)
         ) as pool:
-            done = [pool.submit(_compress_one, *job, args, shared, False) for job in jobs]
+            done = [pool.submit(_try_compress, *job, args, shared) for job in jobs]
             failed = [job for job, future in zip(jobs, done, strict=True) if not future.result()]
     if failed:
         raise DataError(f"{len(failed)} of {len(jobs)} files failed")
 
 
-def _compress_one(
-    source: Path, output: Path, args, shared: SharedModel | None, progress: bool
-) -> bool:
-    """Compress one file and print its line (or its error): True if it worked."""
+def _try_compress(source: Path, output: Path, args, shared: SharedModel | None) -> bool:
+    """One of many files: its line, or its error's; True if it worked."""
     try:
-        info = sf.info(str(source))  # an unreadable input says so before the output does
-        bits = args.bits_per_sample
-        if args.bitrate is not None:
-            bits = args.bitrate * 1000 / (info.samplerate * info.channels)
-        report = compress_file(
-            source,
-            output,
-            overwrite=args.force,
-            quality=args.quality,
-            bits_per_sample=bits,
-            settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
-            progress=progress,
-            shared=shared,
-        )
+        _compress_one(source, output, args, shared, progress=False)
     except DATA_ERRORS as error:
         print(f"sae: error: {source}: {error}", file=sys.stderr, flush=True)
         return False
+    return True
+
+
+def _compress_one(
+    source: Path, output: Path, args, shared: SharedModel | None, progress: bool
+) -> None:
+    """Compress one file and print its line."""
+    info = sf.info(str(source))  # an unreadable input says so before the output does
+    bits = args.bits_per_sample
+    if args.bitrate is not None:
+        bits = args.bitrate * 1000 / (info.samplerate * info.channels)
+    report = compress_file(
+        source,
+        output,
+        overwrite=args.force,
+        quality=args.quality,
+        bits_per_sample=bits,
+        settings=FitSettings(iterations=args.iterations, seed=args.seed, device=args.device),
+        progress=progress,
+        shared=shared,
+    )
     how = "coded with the shared model" if shared else "fitted and coded"
     print(
         f"{output}: {report.bytes} bytes, {report.bits_per_sample:.3f} bits/sample, "
@@ -329,15 +341,13 @@ def _compress_one(
         f"SNR {report.snr_db:.2f} dB (decoded from the file), {how} in {report.seconds:.1f} s",
         flush=True,
     )
-    return True
 
 
 def _train_artist(args: argparse.Namespace) -> None:
     if args.output.suffix.lower() != ".saem":
         raise OutputFormatError(f"{args.output}: a shared model is a .saem file: name it so")
     check_output(args.output, args.force)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise AudioError("--device cuda: no CUDA device is available here")
+    _check_device(args)
     songs = [read_audio(path)[0] for path in args.songs]
     settings = FitSettings(iterations=args.iterations, seed=args.seed, device=args.device)
     shared = train_artist(songs, quality=args.quality, settings=settings, progress=not args.quiet)
@@ -395,8 +405,7 @@ def _fit(args: argparse.Namespace) -> None:
         if args.animate.suffix.lower() != ".gif":
             raise OutputFormatError(f"{args.animate}: the animation is a GIF: name it .gif")
         check_output(args.animate, args.force, args.input)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise AudioError("--device cuda: no CUDA device is available here")
+    _check_device(args)
     audio, rate = read_audio(args.input)
     length = round(args.segment_seconds * rate) if args.segment_seconds else 1024
     length = max(1, min(length, len(audio)))
