@@ -38,6 +38,7 @@ from codec.api import (
     rounded_cost,
     segment_margin,
 )
+from codec.entropy_model import fit_coefficient_model
 from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, quality_to_lambda, quantizer_step
 from codec.model import ModelConfig
 from codec.quantizer import quantize
@@ -76,7 +77,8 @@ def train_artist(
         return error + lam * bits
 
     frame_steps = config.frame_steps or min(FRAME_STEPS, key=cost)
-    indices, entropy = quantize(pooled(frame_steps), step, lam)
+    indices, _ = quantize(pooled(frame_steps), step, lam)
+    entropy = fit_coefficient_model(indices, cover_all=True)  # for songs it has not seen
     counts = [frame_count(a.steps, frame_steps) for a in analyses]
     dequantized, frames, error = [], 0, 0.0
     for a, k in zip(analyses, np.split(indices, np.cumsum(counts)[:-1], axis=1), strict=True):

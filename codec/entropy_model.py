@@ -48,9 +48,14 @@ SMALLEST = 0.01  # scale of the lowest rung, in indices
 FIT_ROUNDS = 6
 
 
-def fit_coefficient_model(k: np.ndarray) -> CoefficientModel:
-    """Fit and freeze the entropy model to trellis indices (channels, frames, bins)."""
-    return _fit(k)[0]
+def fit_coefficient_model(k: np.ndarray, cover_all: bool = False) -> CoefficientModel:
+    """Fit and freeze the entropy model to trellis indices (channels, frames, bins).
+
+    A song's own model needs tables only for the symbols it holds; with ``cover_all``
+    every table covers every symbol there is (those never seen at the least frequency),
+    so that the model can code songs it was not fitted to (a shared model).
+    """
+    return _fit(k, cover_all)[0]
 
 
 def estimated_bits(k: np.ndarray) -> float:
@@ -84,7 +89,7 @@ def _index_bits(magnitude, rung, quantizer, model: CoefficientModel) -> np.ndarr
     return bits
 
 
-def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray]:
+def _fit(k: np.ndarray, cover_all: bool = False) -> tuple[CoefficientModel, np.ndarray, np.ndarray]:
     """The model, and the rung and quantizer of each index of ``k`` (flattened)."""
     channels, _, bins = k.shape
     level, quantizer, bucket = context_keys(k)
@@ -117,20 +122,25 @@ def _fit(k: np.ndarray) -> tuple[CoefficientModel, np.ndarray, np.ndarray]:
     big = head >= 3
     size = remainder_classes(remainder[big])[0]
     tables = CoefficientModel.remainder_tables(rungs)
-    classes = int(size.max(initial=0)) + 1
+    classes = MAX_CLASS if cover_all else int(size.max(initial=0)) + 1
     remainders = np.bincount(
         rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size, minlength=tables * classes
     )
+
+    def table(counts: np.ndarray) -> FrequencyTable:
+        """Symbols never seen keep the least frequency. A table nobody uses has one symbol
+        (the least there is to store), unless every symbol must be covered."""
+        if counts.sum() == 0:
+            counts = np.ones(len(counts) if cover_all else 1)
+        return FrequencyTable.from_probabilities(0, counts)
+
+    def remainder_table(counts: np.ndarray) -> FrequencyTable:
+        return table(counts if cover_all else np.trim_zeros(counts, "b"))  # ends at the last seen
+
     model = CoefficientModel(
         base.reshape(channels, GROUPS),
         adjust.reshape(len(LEVELS), 2, BUCKETS),
-        [_table(counts) for counts in heads.reshape(-1, HEADS)],
-        [_table(np.trim_zeros(counts, "b")) for counts in remainders.reshape(tables, classes)],
+        [table(counts) for counts in heads.reshape(-1, HEADS)],
+        [remainder_table(counts) for counts in remainders.reshape(tables, classes)],
     )
     return model, rung, quantizer
-
-
-def _table(counts: np.ndarray) -> FrequencyTable:
-    """A table from symbol counts; symbols never seen keep the least frequency, and a
-    table nobody uses has one symbol (the least there is to store)."""
-    return FrequencyTable.from_probabilities(0, counts if counts.sum() > 0 else [1.0])

@@ -48,6 +48,13 @@ def test_a_song_coded_with_a_shared_model_names_it_and_decodes_with_it(songs, sh
     assert len(data) < len(own)  # a short song: its own model costs more than it saves
 
 
+def test_a_shared_model_codes_music_unlike_what_it_was_fitted_to(shared):
+    """Loud broadband noise after quiet tones: symbols the model never saw still code."""
+    noise = 0.9 * np.random.default_rng(5).uniform(-1, 1, (RATE, 2)).astype(np.float32)
+    decoded, _ = decompress(compress(noise, RATE, shared=shared), models=[shared])
+    assert snr_db(noise, decoded) > 15
+
+
 def test_without_its_model_a_file_names_the_digest_it_needs(songs, shared):
     data = compress(songs[2], RATE, shared=shared)
     other = train_artist(songs[1:], quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
