@@ -22,6 +22,7 @@ Payload layout (little-endian)::
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
@@ -104,7 +105,7 @@ def unpack_weights(data: bytes) -> tuple[float, dict[str, np.ndarray]]:
             raise FormatError(f"weight name before byte {pos} is not UTF-8") from None
         (ndim,) = struct.unpack("<B", take(1, "dimension count"))
         shape = struct.unpack(f"<{ndim}I", take(4 * ndim, "shape"))
-        total += int(np.prod(shape, dtype=np.int64))
+        total += math.prod(shape)  # Python integers: a forged shape cannot overflow
         if total > MAX_WEIGHTS:
             raise FormatError(f"weights claim more than {MAX_WEIGHTS} values at byte {pos}")
         if name in shapes:
@@ -125,7 +126,7 @@ def unpack_weights(data: bytes) -> tuple[float, dict[str, np.ndarray]]:
     values = np.sign(classes) * magnitude
     arrays, start = {}, 0
     for name, shape in shapes.items():
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         arrays[name] = values[start : start + size].reshape(shape)
         start += size
     return float(step), arrays

@@ -179,6 +179,8 @@ def test_weights_round_trip_and_errors():
         unpack_weights(data + b"\x00")
     with pytest.raises(FormatError, match="more than"):
         unpack_weights(struct.pack("<fHB1sB2I", 1.0, 1, 1, b"x", 2, 1 << 20, 1 << 20))
+    with pytest.raises(FormatError, match="more than"):  # 2**64 values: overflows int64 to 0
+        unpack_weights(struct.pack("<fHB1sB3I", 1.0, 1, 1, b"x", 3, 1 << 31, 1 << 31, 4))
     with pytest.raises(FormatError, match="unusable"):
         unpack_weights(struct.pack("<fH", float("nan"), 0))
     with pytest.raises(ValueError, match="below 2"):
