@@ -79,10 +79,10 @@ def damage(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
         return data[: min(cut, len(data) - 1)]
     if kind == "cut anywhere":
         return data[: rng.integers(len(data))]
-    if kind == "bit flips":
+    if kind == "bit flips":  # 1 to 8 different bits: the same bit twice would undo itself
         damaged = bytearray(data)
-        for _ in range(rng.integers(1, 9)):
-            damaged[rng.integers(len(data))] ^= 1 << rng.integers(8)
+        for bit in rng.choice(8 * len(data), size=rng.integers(1, 9), replace=False):
+            damaged[bit // 8] ^= 1 << (bit % 8)
         return bytes(damaged)
     if kind == "bytes after magic":
         return data[:4] + rng.bytes(rng.integers(0, 4 * len(data)))
