@@ -109,7 +109,9 @@ def write_table(rows: list[dict], path: Path, excerpt: float) -> None:
         "model's bytes amortized over the tracks that share it (the artist's 4 for its "
         "own artist, the other artist's 4 plus this one). Break-even: the song length "
         "below which the artist model (file alone) takes fewer bytes than per-song "
-        "fitting, from the measured model bytes and the extra coefficient bytes a second.",
+        "fitting, from the measured model bytes and the extra coefficient bytes a second "
+        "(any: the artist model's coefficients took no more bytes than the song's own; its "
+        "SNR may still be lower).",
         "",
         "| quality | track | per song: bits/sample | SNR dB | artist: bits/sample "
         "| + model | SNR dB | other artist: bits/sample | + model | SNR dB | break-even s |",
@@ -123,7 +125,7 @@ def write_table(rows: list[dict], path: Path, excerpt: float) -> None:
             f"{own['bits_per_sample']:.3f} | {own['snr_db']:.2f} | {loo['bits_per_sample']:.3f} "
             f"| {loo['bits_per_sample_amortized']:.3f} | {loo['snr_db']:.2f} "
             f"| {other['bits_per_sample']:.3f} | {other['bits_per_sample_amortized']:.3f} "
-            f"| {other['snr_db']:.2f} | {'never' if even is None else f'{even:.0f}'}"
+            f"| {other['snr_db']:.2f} | {'any' if even is None else f'{even:.0f}'}"
         )
 
     by_quality = defaultdict(list)
@@ -141,7 +143,8 @@ def write_table(rows: list[dict], path: Path, excerpt: float) -> None:
         }
         evens = [r["break_even_seconds"] for r in group if r["break_even_seconds"] is not None]
         mean["break_even_seconds"] = float(np.median(evens)) if evens else None
-        lines.append(f"| {quality:g} | **mean** (break-even: median) | {cells(mean)} |")
+        label = "**mean** (break-even: median of the others)"
+        lines.append(f"| {quality:g} | {label} | {cells(mean)} |")
     path.write_text("\n".join(lines) + "\n")
 
 
