@@ -4,7 +4,7 @@
 frame length, the entropy model's tables, the decoder) to several songs at once, at one
 quality, and returns a :class:`bitstream.SharedModel`. ``compress(..., shared=model)``
 then codes a song with no fitting at all, and its file holds the model's digest instead
-of the model (about 2.5 kB less a segment).
+of the model (about 2.4 kB less a segment on the corpus).
 
 >>> from codec import compress, decompress
 >>> rate = 8000
