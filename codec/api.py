@@ -76,8 +76,11 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
 def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
     """10 log10(signal energy / error energy) over all samples; inf for an exact copy."""
     reference = np.asarray(reference, dtype=np.float64)
-    error = np.sum((reference - decoded) ** 2)
-    return float(10 * np.log10(np.sum(reference**2) / error)) if error > 0 else float("inf")
+    return _energy_ratio_db(np.sum(reference**2), np.sum((reference - decoded) ** 2))
+
+
+def _energy_ratio_db(signal: float, error: float) -> float:
+    return float(10 * np.log10(signal / error)) if error > 0 else float("inf")
 
 
 def _padding(frames: int, config: ModelConfig) -> tuple[int, int, int]:
@@ -229,8 +232,8 @@ def _compress_segment(
             raise ValueError("a shared model codes at its own quality: no bits_per_sample")
         return _compress_shared(block, sample_rate, shared)
     frames, channels = block.audio.shape
-    signal, latents, gain, steps, left = analyse_segment(block, config)
-    model = filterbank_model(config, FILTERBANK_CHANNELS)
+    analysis = analyse_segment(block, config)
+    signal, latents, gain, steps, left, model = analysis
     start = {name: value.clone() for name, value in model.decoder.state_dict().items()}
     offsets = {name: torch.zeros_like(value) for name, value in start.items()}  # not fitted yet
     samples = max(frames * channels, 1)
@@ -257,10 +260,9 @@ def _compress_segment(
         # the transforms are (near) orthonormal: coefficient error is audio error
         weights, weight_step = quantized_offsets(offsets, error / samples)
         file_config = replace(config, frame_steps=frame_steps).to_dict()
-        sae = _segment(block, sample_rate, config, gain, steps, quality, step, indices)
-        sae.config, sae.weights, sae.weight_step, sae.model = (
-            file_config, weights, weight_step, entropy
-        )  # fmt: skip
+        sae = _segment(block, sample_rate, config.latent_channels, analysis, quality, step,
+                       indices, config=file_config, weights=weights, weight_step=weight_step,
+                       model=entropy)  # fmt: skip
         bits = 8 * len(write_segment(sae)) / samples
         stages.update()
         stages.set_postfix_str(f"trellis: frames of {frame_steps}, q {quality:.2f}, {bits:.3f}")
@@ -325,6 +327,7 @@ class Analysis(NamedTuple):
     gain: float  # the audio's rms; 0 for silence
     steps: int
     left: int  # frames of margin before the audio
+    model: Autoencoder  # the filterbank that made the latents, its decoder to be fitted
 
 
 def analyse_segment(block: SegmentAudio, config: ModelConfig) -> Analysis:
@@ -346,7 +349,7 @@ def analyse_segment(block: SegmentAudio, config: ModelConfig) -> Analysis:
     signal = torch.from_numpy(np.ascontiguousarray(padded.T, dtype=np.float32))
     model = filterbank_model(config, FILTERBANK_CHANNELS)
     latents = encode_track(model, signal, channels=FILTERBANK_CHANNELS).double().numpy()
-    return Analysis(signal, latents, gain, steps, left)
+    return Analysis(signal, latents, gain, steps, left, model)
 
 
 def rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, float]:
@@ -357,8 +360,18 @@ def rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, float
     return estimated_bits(indices), float(np.sum((coefficients - 2 * indices * step) ** 2))
 
 
-def _segment(block, sample_rate, config, gain, steps, quality, step, indices) -> SaeSegment:
-    """A segment of coded ``indices``; its model is to be filled in."""
+def _segment(
+    block: SegmentAudio,
+    sample_rate: int,
+    latent_channels: int,
+    analysis: Analysis,
+    quality: float,
+    step: float,
+    indices: np.ndarray,
+    **model,
+) -> SaeSegment:
+    """A segment of coded ``indices``; ``model``: its config, weights, weight step and
+    coefficient model (and the digest of a shared model)."""
     frames, channels = block.audio.shape
     return SaeSegment(
         sample_rate=sample_rate,
@@ -366,27 +379,27 @@ def _segment(block, sample_rate, config, gain, steps, quality, step, indices) ->
         first_frame=block.first,
         frames=frames,
         last=block.last,
-        gain=gain or 1.0,
+        gain=analysis.gain or 1.0,
         quality=quality,
         step=step,
-        latent_channels=config.latent_channels,
-        latent_steps=steps,
-        config={},
-        weights={},
-        weight_step=1.0,
-        model=None,
+        latent_channels=latent_channels,
+        latent_steps=analysis.steps,
         coefficients=indices,
+        **model,
     )
 
 
 def _compress_shared(block: SegmentAudio, sample_rate: int, shared: SharedModel) -> bytes:
     """A segment coded with a shared model: no fitting, the model's tables as they are."""
     config = _file_config(shared.config)
-    _, latents, gain, steps, _ = analyse_segment(block, config)
+    analysis = analyse_segment(block, config)
     lam = quality_to_lambda(shared.quality)
-    indices = trellis_quantize(mdct(latents, config.frame_steps), shared.step, lam, shared.model)
-    sae = _segment(block, sample_rate, config, gain, steps, shared.quality, shared.step, indices)
-    sae.model, sae.model_digest = shared.model, shared.digest
+    coefficients = mdct(analysis.latents, config.frame_steps)
+    indices = trellis_quantize(coefficients, shared.step, lam, shared.model)
+    sae = _segment(block, sample_rate, config.latent_channels, analysis, shared.quality,
+                   shared.step, indices, config=shared.config, weights=shared.weights,
+                   weight_step=shared.weight_step, model=shared.model,
+                   model_digest=shared.digest)  # fmt: skip
     return write_segment(sae)
 
 
@@ -587,7 +600,7 @@ def compress_file(
                 error += float(np.sum((original.astype(np.float64) - decoded) ** 2))
             frames = audio_file.tell()
         size = os.path.getsize(temp)
-    snr = float(10 * np.log10(signal / error)) if error > 0 else float("inf")
+    snr = _energy_ratio_db(signal, error)
     return CompressionReport(frames, channels, rate, size, snr, seconds)
 
 

@@ -28,12 +28,10 @@ from tqdm import tqdm
 from bitstream import SharedModel
 from bitstream.context import reconstruction_levels
 from codec.api import (
-    FILTERBANK_CHANNELS,
     FRAME_STEPS,
     SEGMENT_FRAMES,
     analyse_segment,
     blocks_of_array,
-    filterbank_model,
     quantized_offsets,
     rounded_cost,
     segment_margin,
@@ -86,7 +84,7 @@ def train_artist(
         error += float(np.sum((a.latents - levels) ** 2))
         dequantized.append(torch.from_numpy(levels.astype(np.float32)))
         frames += a.signal.shape[1]
-    model = filterbank_model(config, FILTERBANK_CHANNELS)
+    model = analyses[0].model  # every song's filterbank is the same: fit one decoder
     start = {name: value.clone() for name, value in model.decoder.state_dict().items()}
     signals = torch.cat([a.signal for a in analyses], dim=1)
     fit_decoder(model, torch.cat(dequantized, dim=1), signals, settings, progress)
