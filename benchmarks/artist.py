@@ -32,6 +32,7 @@ from tqdm import tqdm
 import codec
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from bitstream import write_model
+from bitstream.filterbank import MODEL_SECTIONS
 from codec import FitSettings
 
 
@@ -42,9 +43,7 @@ def _coded(data: bytes, audio: np.ndarray, models=()) -> dict:
         "bytes": len(data),
         "bits_per_sample": 8 * len(data) / audio.size,
         "snr_db": codec.snr_db(audio, decoded),
-        "model_bytes_in_file": sum(
-            info["sections"].get(tag, 0) for tag in ("CONF", "WGTS", "CTXM", "TABL")
-        ),
+        "model_bytes_in_file": sum(info["sections"].get(tag.decode(), 0) for tag in MODEL_SECTIONS),
         "coefficient_bytes": info["sections"]["LATS"],
     }
 

@@ -29,32 +29,32 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-import codec.api
 from bitstream import FormatError, SharedModel, read_model, read_segments, write_model
 from bitstream.container import read_container
-from bitstream.saem import MODEL_MAGIC
+from bitstream.filterbank import MODEL_SECTIONS
+from bitstream.sae import VERSION
+from bitstream.saem import MODEL_MAGIC, MODEL_VERSION
+from codec import FilterbankPath, FitSettings, compress, decompress, describe
 
 KINDS = ("cut at a section", "cut anywhere", "bit flips", "bytes after magic", "huge sizes",
          "fresh crc")  # fmt: skip
 
 
 def sample_files() -> dict[str, bytes]:
-    """A valid file of two short segments (a tiny, unfitted model: quick to decode), and
-    a model file made of its first segment's model."""
+    """A valid file of two short segments (an unfitted decoder: quick to decode), and a
+    model file made of its first segment's model."""
     rate = 8000
     t = np.arange(rate // 2) / rate
     audio = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
-    saved = codec.api.SEGMENT_FRAMES
-    codec.api.SEGMENT_FRAMES = 2500
-    try:
-        config = codec.api.ModelConfig(hidden_channels=4, frame_steps=64)
-        settings = codec.api.FitSettings(iterations=0)
-        data = codec.api.compress(0.5 * audio, rate, settings=settings, config=config)
-    finally:
-        codec.api.SEGMENT_FRAMES = saved
-    s = next(read_segments(data))
-    shared = SharedModel(s.quality, s.step, s.config, s.weights, s.weight_step, s.model)
-    return {"sae": data, "saem": write_model(shared)}
+    path, settings = FilterbankPath(frame_steps=64), FitSettings(iterations=0)
+    data = compress(0.5 * audio, rate, path=path, settings=settings, segment_frames=2500)
+    first = next(read_segments(data))
+    model = {tag: first.sections[tag] for tag in MODEL_SECTIONS}
+    return {"sae": data, "saem": write_model(SharedModel(path.name, 7.0, model))}
+
+
+# header fields that claim sizes, by section: offsets where a huge number is written
+SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0, 4)}
 
 
 def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:
@@ -63,7 +63,7 @@ def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:
     magic = data[:4]
     while stream.tell() < len(data):
         start = stream.tell() + 8
-        _, sections = read_container(stream, magic, {1, 4})
+        _, sections = read_container(stream, magic, {MODEL_VERSION, VERSION})
         for tag, payload in sections.items():
             spans.append((start, start + 12 + len(payload), tag))
             start += 12 + len(payload)
@@ -89,10 +89,10 @@ def damage(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
     start, end, tag = spans[rng.integers(len(spans))]
     payload = bytearray(data[start + 8 : end - 4])
     if kind == "huge sizes":  # a section length, or a header field, far too large
-        if tag != b"HEAD" or rng.integers(2):
+        if tag not in SIZE_FIELDS or rng.integers(2):
             length = struct.pack("<I", 1 << rng.integers(20, 32))
             return data[: start + 4] + length + data[start + 8 :]
-        field = rng.choice([5, 6, 14, 24, 28, 30, 34])  # flags, first frame, frames, sizes
+        field = rng.choice(SIZE_FIELDS[tag])
         payload[field : field + 4] = struct.pack("<I", 0xFFFFFFFF >> rng.integers(0, 16))
     else:  # fresh crc: random bytes written over part of a payload, CRC recomputed
         if payload:
@@ -111,12 +111,12 @@ def check(data: bytes, kind: str) -> str:
         if data[:4] == MODEL_MAGIC:
             read_model(data)
         else:
-            audio, _ = codec.api.decompress(data)
+            audio, _ = decompress(data)
     except FormatError:
         return "error"
     if data[:4] == MODEL_MAGIC:
         raise AssertionError(f"{kind}: a damaged model file passed its digest check")
-    info = codec.api.describe(data)
+    info = describe(data)
     if kind not in ("fresh crc", "huge sizes") or audio.shape != (info["frames"], info["channels"]):
         raise AssertionError(f"{kind}: damaged file decoded to {audio.shape} without an error")
     return "decoded"

@@ -1,15 +1,17 @@
-"""The ``.sae`` byte format: containers, entropy coding and weights. Never imports torch."""
+"""The ``.sae`` byte format: containers, entropy coding and the coding paths' sections.
+Knows bytes and integers; never imports torch."""
 
 from bitstream.container import FormatError
 from bitstream.entropy import FrequencyTable, decode_symbols, encode_symbols
-from bitstream.sae import MissingModelError, SaeSegment, read_segments, write_segment
+from bitstream.sae import MissingModelError, Segment, SegmentHeader, read_segments, write_segment
 from bitstream.saem import SharedModel, read_model, write_model
 
 __all__ = [
     "FormatError",
     "FrequencyTable",
     "MissingModelError",
-    "SaeSegment",
+    "Segment",
+    "SegmentHeader",
     "SharedModel",
     "decode_symbols",
     "encode_symbols",

@@ -1,15 +1,6 @@
-"""Trellis-coded quantization indices, and their context coding.
+"""The context coding of trellis quantization indices.
 
-**Quantization.** The codec quantizes transform coefficients with a 4-state trellis-coded
-quantizer (the "dependent quantization" of H.266/VVC). Each row ``k[c, f, :]`` of the
-index array (coded latent channel ``c``, transform frame ``f``) is one chain along its
-bins: the state before bin 0 is 0, and the state after an index is
-``NEXT_STATE[state, |k| & 1]``. States 0 and 1 use quantizer Q0, whose levels are the
-even multiples of the step (index k means level 2k); states 2 and 3 use Q1, whose levels
-are zero and the odd multiples (level 2k - sgn k). Either quantizer alone is twice as
-coarse as the step; the encoder's trellis search (:mod:`codec.quantizer`) picks the path
-through both, which packs the reconstruction points more densely than any scalar
-quantizer of the same rate. :func:`reconstruction_levels` turns indices into levels.
+The indices are those of the trellis quantizer (:mod:`bitstream.trellis`).
 
 **Coding order.** Frames come in three levels: every fourth frame (level 0), the frames
 halfway between them (level 1, whose neighbours two frames away are known) and the odd
@@ -34,12 +25,10 @@ the decoder reads them from the file, and everything it computes is integer arit
 
 >>> rng = np.random.default_rng(0)
 >>> k = np.round(rng.laplace(size=(2, 5, 8)) * 3).astype(np.int64)
->>> model = CoefficientModel.flat(channels=2)
->>> data = encode_coefficients(k, model)
->>> bool(np.array_equal(decode_coefficients(data, k.shape, model), k))
+>>> tables = CoefficientTables.flat(channels=2)
+>>> data = encode_coefficients(k, tables)
+>>> bool(np.array_equal(decode_coefficients(data, k.shape, tables), k))
 True
->>> reconstruction_levels(np.array([[[1, 1, -2, 0]]])).tolist()  # states 0, 2, 3, 3
-[[[2, 1, -3, 0]]]
 """
 
 from __future__ import annotations
@@ -50,8 +39,9 @@ import numpy as np
 
 from bitstream.container import FormatError
 from bitstream.entropy import FrequencyTable, RawBits, SymbolReader, TableSet, encode_symbols
+from bitstream.integers import MAX_CLASS, bit_classes, runs_of
+from bitstream.trellis import NEXT_STATE, quantizer_bits
 
-NEXT_STATE = np.array([[0, 2], [2, 0], [1, 3], [3, 1]])
 LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
 DISTANCE = (0, 2, 1)  # how far each level's known neighbouring frames are
 HEADS = 5  # head symbols: 0, 1, 2, then 3 (odd |k| >= 3) and 4 (even |k| >= 4)
@@ -61,7 +51,6 @@ BUCKETS = len(THRESHOLDS) + 1
 GROUPS = 8
 MAX_RUNGS = 64
 RUNGS_PER_REMAINDER_TABLE = 4
-MAX_CLASS = 24  # remainders stay below 2**24
 
 _NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
 _PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0], dtype=np.int8)
@@ -81,48 +70,10 @@ def level_frames(frames: int, level: int) -> slice:
     return slice(first, frames, stride)
 
 
-def _quantizer_bits(k: np.ndarray) -> np.ndarray:
-    """Whether each index of ``k`` (channels, frames, bins) is read with Q1 (state >= 2).
-
-    Writing the state as 2a + b, NEXT_STATE is a' = b xor parity, b' = a: so a at bin n
-    is the parity of the indices at n - 1, n - 3, n - 5, ..., a running sum over every
-    other bin, which numpy computes without a loop over the bins.
-    """
-    parity = (k & 1).astype(np.int8)  # two's complement: the parity of |k| too
-    bits = np.zeros(k.shape, dtype=np.int8)
-    for first in (0, 1):  # bins n - 1 of one parity give a at bins of the other
-        running = np.cumsum(parity[..., first::2], axis=-1, dtype=np.int32) & 1
-        count = len(range(first + 1, k.shape[-1], 2))
-        bits[..., first + 1 :: 2] = running[..., :count]
-    return bits
-
-
-def chain_states(k: np.ndarray) -> np.ndarray:
-    """The trellis state before each index of ``k`` (channels, frames, bins)."""
-    a = _quantizer_bits(k)
-    b = np.zeros_like(a)
-    b[..., 1:] = a[..., :-1]
-    return 2 * a + b
-
-
-def reconstruction_levels(k: np.ndarray) -> np.ndarray:
-    """Integer levels (multiples of the step) that the indices ``k`` decode to."""
-    return 2 * k - _quantizer_bits(k) * np.sign(k)
-
-
 def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Head symbol and remainder of magnitudes |k| (the remainder is 0 below 3)."""
     head = np.where(magnitude < 3, magnitude, 4 - (magnitude & 1))
     return head, np.maximum(magnitude - 3, 0) >> 1
-
-
-def remainder_classes(remainder: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Class (bit length), mantissa width and mantissa (bits below the leading one)."""
-    size = np.zeros_like(remainder)
-    nonzero = remainder > 0
-    size[nonzero] = np.floor(np.log2(remainder[nonzero])).astype(np.int64) + 1
-    width = np.maximum(size - 1, 0)
-    return size, width, remainder - np.where(size > 0, 1 << width, 0)
 
 
 def near_activity(m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
@@ -155,7 +106,7 @@ def buckets(near: np.ndarray, far: np.ndarray, level: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class CoefficientModel:
+class CoefficientTables:
     """The frozen entropy model of the indices: integer maps and tables (see above)."""
 
     base: np.ndarray  # (coded channels, GROUPS) rung offsets
@@ -174,8 +125,8 @@ class CoefficientModel:
         return -(-rungs // RUNGS_PER_REMAINDER_TABLE)
 
     @classmethod
-    def flat(cls, channels: int) -> CoefficientModel:
-        """One rung with geometric tables: a model for tests and examples."""
+    def flat(cls, channels: int) -> CoefficientTables:
+        """One rung with geometric tables: tables for tests and examples."""
         head = FrequencyTable.from_probabilities(0, 0.5 ** np.arange(HEADS))
         remainder = FrequencyTable.from_probabilities(0, 0.5 ** np.arange(MAX_CLASS))
         return cls(
@@ -186,7 +137,7 @@ class CoefficientModel:
         )
 
     def check(self, channels: int) -> None:
-        """Raise :class:`FormatError` unless the model fits ``channels`` coded channels."""
+        """Raise :class:`FormatError` unless the tables fit ``channels`` coded channels."""
         if self.base.shape != (channels, GROUPS) or self.adjust.shape != (
             len(LEVELS),
             2,
@@ -214,7 +165,7 @@ def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Level, quantizer and activity bucket of every index of ``k``, as the decoder will
     see them: everything but the maps that turn them into rungs."""
     frames = k.shape[1]
-    quantizer = _quantizer_bits(k).astype(np.int64)
+    quantizer = quantizer_bits(k).astype(np.int64)
     magnitude = np.abs(k)
     near = np.minimum(magnitude, NEAR_CAP)
     m1, m2 = np.zeros_like(near), np.zeros_like(near)
@@ -230,25 +181,25 @@ def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return level, quantizer, bucket
 
 
-def coding_contexts(k: np.ndarray, model: CoefficientModel) -> tuple[np.ndarray, np.ndarray]:
+def coding_contexts(k: np.ndarray, tables: CoefficientTables) -> tuple[np.ndarray, np.ndarray]:
     """Rung and quantizer of every index of ``k``."""
     level, quantizer, bucket = context_keys(k)
     channel = np.arange(k.shape[0])[:, None, None]
     group = bin_groups(k.shape[2])[None, None, :]
-    return model.rung(channel, group, level, quantizer, bucket), quantizer
+    return tables.rung(channel, group, level, quantizer, bucket), quantizer
 
 
-def encode_coefficients(k: np.ndarray, model: CoefficientModel) -> bytes:
-    """Code indices ``k`` (channels, frames, bins) with ``model``; see the module's text."""
+def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
+    """Code indices ``k`` (channels, frames, bins) with ``tables``; see the module's text."""
     k = np.asarray(k, dtype=np.int64)
-    model.check(k.shape[0])
+    tables.check(k.shape[0])
     magnitude = np.abs(k)
     head, remainder = split_heads(magnitude)
     if remainder.max(initial=0) >= 1 << MAX_CLASS - 1:
         raise ValueError(f"indices must stay below 2**{MAX_CLASS} in magnitude")
-    rung, quantizer = coding_contexts(k, model)
+    rung, quantizer = coding_contexts(k, tables)
     table = 2 * rung + quantizer
-    heads, remainders = TableSet(model.heads), TableSet(model.remainders)
+    heads, remainders = TableSet(tables.heads), TableSet(tables.remainders)
     streams: list = []
     for level in range(len(LEVELS)):
         f = level_frames(k.shape[1], level)
@@ -261,23 +212,16 @@ def encode_coefficients(k: np.ndarray, model: CoefficientModel) -> bytes:
 def _tail_streams(k, head, remainder, rung, remainders: TableSet) -> list:
     """Signs and remainders of one level, in the order the decoder reads them."""
     big = head >= 3
-    size, width, mantissa = remainder_classes(remainder[big])
+    size, width, mantissa = bit_classes(remainder[big])
     streams = [((k[k != 0] < 0).astype(np.int64), RawBits(1))]
     streams.append((size, remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)))
-    for bits, run in enumerate(_runs_of(width, MAX_CLASS)):
+    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
         streams.append((mantissa[run], RawBits(bits)))
     return streams
 
 
-def _runs_of(values: np.ndarray, count: int) -> list[np.ndarray]:
-    """Positions holding each value 0..count-1 of ``values``, each run in order."""
-    order = np.argsort(values, kind="stable")
-    cuts = np.searchsorted(values[order], np.arange(count + 1))
-    return [order[cuts[v] : cuts[v + 1]] for v in range(count)]
-
-
 def decode_coefficients(
-    data: bytes, shape: tuple[int, int, int], model: CoefficientModel
+    data: bytes, shape: tuple[int, int, int], tables: CoefficientTables
 ) -> np.ndarray:
     """The inverse of :func:`encode_coefficients`.
 
@@ -285,12 +229,12 @@ def decode_coefficients(
     where it can): they are as large as the song, and memory traffic is most of its time.
     """
     channels, frames, bins = shape
-    model.check(channels)
+    tables.check(channels)
     reader = SymbolReader(data)
-    heads, remainders = TableSet(model.heads), TableSet(model.remainders)
+    heads, remainders = TableSet(tables.heads), TableSet(tables.remainders)
     k = np.zeros(shape, dtype=np.int32)
     known = np.zeros(shape, dtype=np.int8)
-    base = model.base[:, bin_groups(bins)].T  # (bins, channels)
+    base = tables.base[:, bin_groups(bins)].T  # (bins, channels)
     for level in range(len(LEVELS)):
         f = level_frames(frames, level)
         far = far_activity(known, level)
@@ -298,7 +242,7 @@ def decode_coefficients(
         # bins first, each step's rows (channel-major, as the encoder wrote them) contiguous
         far = np.moveaxis(far, 2, 0).reshape(bins, -1)
         row_base = np.repeat(base, rows, axis=1)
-        adjust = model.adjust[level].ravel()  # at quantizer x BUCKETS + bucket
+        adjust = tables.adjust[level].ravel()  # at quantizer x BUCKETS + bucket
         state = np.zeros(channels * rows, dtype=np.int8)
         m1 = np.zeros(channels * rows, dtype=np.int8)
         m2 = np.zeros_like(m1)
@@ -307,7 +251,7 @@ def decode_coefficients(
         for j in range(bins):
             quantizer = state >> 1
             bucket = buckets(near_activity(m1, m2), far[j], level)
-            r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, model.rungs - 1)
+            r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, tables.rungs - 1)
             h = reader.read(heads.choose(2 * r + quantizer), len(r)).astype(np.int8)
             head[j], rung[j] = h, r
             state = _NEXT[2 * state + _PARITY_OF_HEAD[h]]
@@ -317,11 +261,11 @@ def decode_coefficients(
         magnitude = head.astype(np.int32, order="C")  # C order: reshape(-1) is a view
         negative = reader.read(RawBits(1), int(np.count_nonzero(head)))
         big = head >= 3
-        tables = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
-        size = reader.read(tables, int(big.sum()))
+        chosen = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
+        size = reader.read(chosen, int(big.sum()))
         width = np.maximum(size - 1, 0)
         mantissa = np.zeros(size.shape, dtype=np.int64)
-        for bits, run in enumerate(_runs_of(width, MAX_CLASS)):
+        for bits, run in enumerate(runs_of(width, MAX_CLASS)):
             mantissa[run] = reader.read(RawBits(bits), len(run))
         remainder = np.where(size > 0, (1 << width) + mantissa, 0)
         magnitude[big] = 3 + 2 * remainder + (head[big] == 4)

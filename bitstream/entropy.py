@@ -81,11 +81,6 @@ class FrequencyTable:
             and np.array_equal(self.frequencies, other.frequencies)
         )
 
-    def bits(self, symbols: np.ndarray) -> float:
-        """The ideal cost of ``symbols`` under this table, in bits."""
-        f = self.frequencies[np.asarray(symbols) - self.offset].astype(np.float64)
-        return float(np.sum(PRECISION - np.log2(f)))
-
     def _check(self, symbols: np.ndarray) -> None:
         if symbols.min() < self.offset or symbols.max() >= self.symbols.stop:
             raise ValueError(f"symbols outside the table's range {self.symbols}")
@@ -93,14 +88,28 @@ class FrequencyTable:
     def _trivial(self) -> bool:
         return len(self.frequencies) == 1
 
-    def _model(self) -> tuple:
+    def _coder_model(self) -> tuple:
         # frequencies / 2**PRECISION is exact in float64, and constriction's own
         # quantization of it is deterministic, so both sides build the same model.
         probabilities = self.frequencies.astype(np.float64) / (1 << PRECISION)
         return (constriction.stream.model.Categorical(probabilities, perfect=False),)
 
     def _decode(self, coder, count: int) -> np.ndarray:
-        return coder.decode(*self._model(), count)
+        return coder.decode(*self._coder_model(), count)
+
+
+def code_lengths(tables: Sequence[FrequencyTable], width: int, beyond: float) -> np.ndarray:
+    """(tables, width): the ideal code length in bits of the symbols ``offset`` to
+    ``offset + width - 1`` under each table; ``beyond`` for symbols past a table's end.
+
+    >>> code_lengths([FrequencyTable.from_probabilities(0, [0.5, 0.25, 0.25])], 4, 99.0)
+    array([[ 1.,  2.,  2., 99.]])
+    """
+    bits = np.full((len(tables), width), beyond, dtype=np.float64)
+    for row, table in zip(bits, tables, strict=True):
+        size = min(len(table.frequencies), width)
+        row[:size] = PRECISION - np.log2(table.frequencies[:size])
+    return bits
 
 
 class RawBits:
@@ -120,11 +129,11 @@ class RawBits:
     def _trivial(self) -> bool:
         return self.bits == 0
 
-    def _model(self) -> tuple:
+    def _coder_model(self) -> tuple:
         return (constriction.stream.model.Uniform(1 << self.bits),)
 
     def _decode(self, coder, count: int) -> np.ndarray:
-        return coder.decode(*self._model(), count)
+        return coder.decode(*self._coder_model(), count)
 
 
 class TableSet:
@@ -164,13 +173,13 @@ class ChosenTables:
     def _trivial(self) -> bool:
         return False
 
-    def _model(self) -> tuple:
+    def _coder_model(self) -> tuple:
         return (self._family, self.table_set.probabilities[self.indices])
 
     def _decode(self, coder, count: int) -> np.ndarray:
         if count != len(self.indices):
             raise ValueError(f"{count} symbols for {len(self.indices)} table choices")
-        return coder.decode(*self._model())
+        return coder.decode(*self._coder_model())
 
 
 Model = FrequencyTable | RawBits | ChosenTables
@@ -185,7 +194,7 @@ def encode_symbols(streams: Sequence[tuple[np.ndarray, Model]]) -> bytes:
             continue
         table._check(symbols)
         if not table._trivial():
-            coder.encode_reverse((symbols - table.offset).astype(np.int32), *table._model())
+            coder.encode_reverse((symbols - table.offset).astype(np.int32), *table._coder_model())
     return coder.get_compressed().astype("<u4").tobytes()
 
 

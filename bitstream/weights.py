@@ -1,8 +1,8 @@
 """Named integer arrays (a decoder's quantized weight offsets) and their step, entropy-coded.
 
 The codec stores its fitted decoder as offsets from the filterbank it starts from, rounded
-to a step; the integers are small and mostly near zero, so they are coded like the
-coefficients' remainders: a signed class ``sign(v) * bit_length(|v|)`` under one table,
+to a step; the integers are small and mostly near zero, so they are coded by their bit
+lengths (:mod:`bitstream.integers`): a signed class ``sign(v) * bit_length(|v|)`` under one table,
 then the bits below the leading one, raw.
 
 Payload layout (little-endian)::
@@ -36,25 +36,15 @@ from bitstream.entropy import (
     pack_tables,
     unpack_tables,
 )
+from bitstream.integers import MAX_CLASS, bit_classes, runs_of
 
 MAX_WEIGHTS = 1 << 22  # values in all tensors together: far above any model of this codec
-MAX_CLASS = 24  # integers stay below 2**24 in magnitude
 
 
-def _classes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Signed class, mantissa width and mantissa of each integer."""
-    magnitude = np.abs(values)
-    size = np.zeros_like(magnitude)
-    nonzero = magnitude > 0
-    size[nonzero] = np.floor(np.log2(magnitude[nonzero])).astype(np.int64) + 1
-    width = np.maximum(size - 1, 0)
-    return np.sign(values) * size, width, magnitude - np.where(size > 0, 1 << width, 0)
-
-
-def _runs_of(width: np.ndarray) -> list[np.ndarray]:
-    order = np.argsort(width, kind="stable")
-    cuts = np.searchsorted(width[order], np.arange(MAX_CLASS + 1))
-    return [order[cuts[w] : cuts[w + 1]] for w in range(MAX_CLASS)]
+def _signed_classes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed class ``sign(v) * bit_length(|v|)``, mantissa width and mantissa."""
+    size, width, mantissa = bit_classes(np.abs(values))
+    return np.sign(values) * size, width, mantissa
 
 
 def pack_weights(arrays: dict[str, np.ndarray], step: float) -> bytes:
@@ -70,12 +60,13 @@ def pack_weights(arrays: dict[str, np.ndarray], step: float) -> bytes:
     values = np.concatenate(flat or [np.zeros(0, dtype=np.int64)])
     if np.abs(values).max(initial=0) >= 1 << MAX_CLASS:
         raise ValueError(f"weight integers must stay below 2**{MAX_CLASS} in magnitude")
-    classes, width, mantissa = _classes(values)
+    classes, width, mantissa = _signed_classes(values)
     low, high = int(classes.min(initial=0)), int(classes.max(initial=0))
     counts = np.bincount(classes - low, minlength=high - low + 1)
     table = FrequencyTable.from_probabilities(low, counts if counts.sum() else [1.0])
     streams = [(classes, table)]
-    streams += [(mantissa[run], RawBits(bits)) for bits, run in enumerate(_runs_of(width))]
+    runs = runs_of(width, MAX_CLASS)
+    streams += [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs)]
     tables = pack_tables([table])
     parts += [struct.pack("<I", len(tables)), tables, encode_symbols(streams)]
     return b"".join(parts)
@@ -119,7 +110,7 @@ def unpack_weights(data: bytes) -> tuple[float, dict[str, np.ndarray]]:
     classes = reader.read(tables[0], total)
     width = np.maximum(np.abs(classes) - 1, 0)
     mantissa = np.zeros(total, dtype=np.int64)
-    for bits, run in enumerate(_runs_of(width)):
+    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
         mantissa[run] = reader.read(RawBits(bits), len(run))
     reader.finish()
     magnitude = np.where(classes != 0, (1 << width) + mantissa, 0)

@@ -1,40 +1,38 @@
-"""sae: a stereo autoencoder fitted to one song, its latents entropy-coded into ``.sae``."""
+"""sae: a neural audio codec that fits what it codes to each song, every bit counted.
+
+``compress`` and ``decompress`` code audio in memory, ``compress_file`` and
+``decompress_file`` between files; coding paths (:mod:`codec.paths`) are the ways of
+coding, the filterbank path the default.
+"""
 
 from bitstream import FormatError, MissingModelError, SharedModel, read_model, write_model
-from codec.api import (
-    AudioError,
-    CompressionReport,
-    compress,
-    compress_file,
-    decompress,
-    decompress_file,
-    describe,
-    fit_post,
-    snr_db,
-)
+from codec.api import CompressionReport, compress, compress_file, decompress, decompress_file
 from codec.artist import train_artist
-from codec.fit import DEFAULT_QUALITY, FitSettings, fit_decoder, fit_plain
-from codec.model import Autoencoder, ModelConfig
+from codec.audio import AudioError, snr_db
+from codec.inspect import describe
+from codec.paths import CodingPath, FilterbankPath, register_path
+from codec.post import fit_post
+from codec.quantizer import DEFAULT_QUALITY
+from codec.settings import FitSettings
 
 __all__ = [
     "DEFAULT_QUALITY",
     "AudioError",
-    "Autoencoder",
+    "CodingPath",
     "CompressionReport",
+    "FilterbankPath",
     "FitSettings",
     "FormatError",
     "MissingModelError",
-    "ModelConfig",
     "SharedModel",
     "compress",
     "compress_file",
     "decompress",
     "decompress_file",
     "describe",
-    "fit_decoder",
-    "fit_plain",
     "fit_post",
     "read_model",
+    "register_path",
     "snr_db",
     "train_artist",
     "write_model",

@@ -1,4 +1,5 @@
-"""The entropy model of the trellis indices, fitted to the song and frozen to integers.
+"""The filterbank path's entropy model of its trellis indices, fitted to the song and
+frozen to integer tables.
 
 Each index's magnitude is modelled as Laplacian with a scale that is the product of two
 learned factors: one per coded latent channel and bin group (the song's spectral envelope
@@ -13,9 +14,9 @@ into the file; the decoder never evaluates a float probability.
 >>> from bitstream.context import decode_coefficients, encode_coefficients
 >>> rng = np.random.default_rng(0)
 >>> k = np.round(rng.laplace(size=(2, 6, 64)) * [[[4.0]], [[0.5]]]).astype(np.int64)
->>> model = fit_coefficient_model(k)
->>> data = encode_coefficients(k, model)
->>> bool(np.array_equal(decode_coefficients(data, k.shape, model), k))
+>>> tables = fit_tables(k)
+>>> data = encode_coefficients(k, tables)
+>>> bool(np.array_equal(decode_coefficients(data, k.shape, tables), k))
 True
 >>> bool(0.95 < 8 * len(data) / estimated_bits(k) < 1.05)  # the coder meets the estimate
 True
@@ -25,72 +26,69 @@ from __future__ import annotations
 
 import numpy as np
 
-from bitstream import FrequencyTable
 from bitstream.context import (
     BUCKETS,
     GROUPS,
     HEADS,
     LEVELS,
-    MAX_CLASS,
     MAX_RUNGS,
     RUNGS_PER_REMAINDER_TABLE,
-    CoefficientModel,
+    CoefficientTables,
     bin_groups,
     coding_contexts,
     context_keys,
-    remainder_classes,
     split_heads,
 )
-from bitstream.entropy import PRECISION
+from bitstream.entropy import PRECISION, FrequencyTable, code_lengths
+from bitstream.integers import MAX_CLASS, bit_classes
 
 RUNG = np.log(2) / 4  # ladder spacing in log scale: a quarter of an octave
 SMALLEST = 0.01  # scale of the lowest rung, in indices
 FIT_ROUNDS = 6
 
 
-def fit_coefficient_model(k: np.ndarray, cover_all: bool = False) -> CoefficientModel:
-    """Fit and freeze the entropy model to trellis indices (channels, frames, bins).
+def fit_tables(k: np.ndarray, cover_all: bool = False) -> CoefficientTables:
+    """Fit the entropy model to trellis indices (channels, frames, bins), frozen to tables.
 
-    A song's own model needs tables only for the symbols it holds; with ``cover_all``
-    every table covers every symbol there is (those never seen at the least frequency),
-    so that the model can code songs it was not fitted to (a shared model).
+    A song's own tables need to cover only the symbols it holds; with ``cover_all`` every
+    table covers every symbol there is (those never seen at the least frequency), so that
+    they can code songs they were not fitted to (a shared model).
     """
     return _fit(k, cover_all)[0]
 
 
 def estimated_bits(k: np.ndarray) -> float:
-    """The bits that coding ``k`` under a model fitted to it takes, tables left out: the
+    """The bits that coding ``k`` under tables fitted to it takes, tables left out: the
     ideal code length of its heads and remainder classes, plus its raw bits."""
-    model, rung, quantizer = _fit(k)
-    return float(_index_bits(np.abs(k).ravel(), rung, quantizer, model).sum())
+    tables, rung, quantizer = _fit(k)
+    return float(_index_bits(np.abs(k).ravel(), rung, quantizer, tables).sum())
 
 
-def index_bits(k: np.ndarray, model: CoefficientModel) -> np.ndarray:
-    """The bits each index of ``k`` takes under ``model`` (its ideal code length, head,
+def index_bits(k: np.ndarray, tables: CoefficientTables) -> np.ndarray:
+    """The bits each index of ``k`` takes under ``tables`` (its ideal code length, head,
     sign and remainder together): where a file's bits go."""
-    rung, quantizer = coding_contexts(k, model)
-    return _index_bits(np.abs(k), rung, quantizer, model)
+    rung, quantizer = coding_contexts(k, tables)
+    return _index_bits(np.abs(k), rung, quantizer, tables)
 
 
-def _index_bits(magnitude, rung, quantizer, model: CoefficientModel) -> np.ndarray:
-    def costs(tables: list[FrequencyTable], width: int) -> np.ndarray:
-        # a symbol beyond a short table gets the coder's least probability: about 2**-24
-        bits = np.full((len(tables), width), PRECISION + 8.0)
-        for row, table in zip(bits, tables, strict=True):
-            row[: len(table.frequencies)] = PRECISION - np.log2(table.frequencies)
-        return bits
+BEYOND_BITS = PRECISION + 8.0  # a symbol past a short table: the coder's least probability
 
+
+def _index_bits(magnitude, rung, quantizer, tables: CoefficientTables) -> np.ndarray:
     head, remainder = split_heads(magnitude)
-    size, width, _ = remainder_classes(remainder)
-    bits = costs(model.heads, HEADS)[2 * rung + quantizer, head] + (magnitude > 0)
+    size, width, _ = bit_classes(remainder)
+    heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
+    bits = heads[2 * rung + quantizer, head] + (magnitude > 0)
     big = head >= 3
-    remainders = costs(model.remainders, MAX_CLASS + 1)
+    remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
     bits[big] += remainders[rung[big] // RUNGS_PER_REMAINDER_TABLE, size[big]] + width[big]
     return bits
 
 
-def _fit(k: np.ndarray, cover_all: bool = False) -> tuple[CoefficientModel, np.ndarray, np.ndarray]:
-    """The model, and the rung and quantizer of each index of ``k`` (flattened)."""
+def _fit(
+    k: np.ndarray, cover_all: bool = False
+) -> tuple[CoefficientTables, np.ndarray, np.ndarray]:
+    """The tables, and the rung and quantizer of each index of ``k`` (flattened)."""
     channels, _, bins = k.shape
     level, quantizer, bucket = context_keys(k)
     contexts = len(LEVELS) * 2 * BUCKETS
@@ -120,11 +118,12 @@ def _fit(k: np.ndarray, cover_all: bool = False) -> tuple[CoefficientModel, np.n
     quantizer = quantizer.ravel()
     heads = np.bincount((rung * 2 + quantizer) * HEADS + head, minlength=rungs * 2 * HEADS)
     big = head >= 3
-    size = remainder_classes(remainder[big])[0]
-    tables = CoefficientModel.remainder_tables(rungs)
+    size = bit_classes(remainder[big])[0]
+    remainder_tables = CoefficientTables.remainder_tables(rungs)
     classes = MAX_CLASS if cover_all else int(size.max(initial=0)) + 1
     remainders = np.bincount(
-        rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size, minlength=tables * classes
+        rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size,
+        minlength=remainder_tables * classes,
     )
 
     def table(counts: np.ndarray) -> FrequencyTable:
@@ -137,10 +136,10 @@ def _fit(k: np.ndarray, cover_all: bool = False) -> tuple[CoefficientModel, np.n
     def remainder_table(counts: np.ndarray) -> FrequencyTable:
         return table(counts if cover_all else np.trim_zeros(counts, "b"))  # ends at the last seen
 
-    model = CoefficientModel(
+    tables = CoefficientTables(
         base.reshape(channels, GROUPS),
         adjust.reshape(len(LEVELS), 2, BUCKETS),
         [table(counts) for counts in heads.reshape(-1, HEADS)],
-        [remainder_table(counts) for counts in remainders.reshape(tables, classes)],
+        [remainder_table(counts) for counts in remainders.reshape(remainder_tables, classes)],
     )
-    return model, rung, quantizer
+    return tables, rung, quantizer

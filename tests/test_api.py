@@ -13,12 +13,12 @@ from codec import (
     fit_post,
     snr_db,
 )
-from tests.conftest import QUICK, TINY_CONFIG, TINY_SETTINGS, synthetic_stereo
+from tests.helpers import QUICK, TINY_PATH, TINY_SETTINGS, synthetic_stereo
 
 
 def test_round_trip_reaches_an_snr_floor(stereo):
     """A broken model, table or bitstream lands near 0 dB; a working one far above."""
-    data = compress(stereo, 8000, quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    data = compress(stereo, 8000, quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
     decoded, rate = decompress(data)
     assert rate == 8000 and decoded.shape == stereo.shape and decoded.dtype == np.float32
     assert snr_db(stereo, decoded) > 25
@@ -28,7 +28,7 @@ def test_round_trip_reaches_an_snr_floor(stereo):
 def test_quality_trades_bits_for_snr(stereo):
     results = []
     for quality in (4.0, 8.0, 12.0):
-        data = compress(stereo, 8000, quality=quality, settings=QUICK, config=TINY_CONFIG)
+        data = compress(stereo, 8000, quality=quality, settings=QUICK, path=TINY_PATH)
         results.append((len(data), snr_db(stereo, decompress(data)[0])))
     sizes, snrs = zip(*results, strict=True)
     assert list(sizes) == sorted(sizes) and list(snrs) == sorted(snrs)
@@ -39,13 +39,13 @@ def test_rate_control_hits_its_target():
     audio = synthetic_stereo(seconds=4, rate=16000, seed=3)
     audio += 0.05 * np.random.default_rng(1).standard_normal(audio.shape).astype(np.float32)
     for target in (0.5, 2.0):
-        data = compress(audio, 16000, bits_per_sample=target, settings=QUICK, config=TINY_CONFIG)
+        data = compress(audio, 16000, bits_per_sample=target, settings=QUICK, path=TINY_PATH)
         assert 8 * len(data) / audio.size == pytest.approx(target, rel=0.03)
 
 
 def test_fitting_the_decoder_improves_the_snr(stereo):
-    before = compress(stereo, 8000, settings=QUICK, config=TINY_CONFIG)
-    after = compress(stereo, 8000, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    before = compress(stereo, 8000, settings=QUICK, path=TINY_PATH)
+    after = compress(stereo, 8000, settings=TINY_SETTINGS, path=TINY_PATH)
     sections, fitted = describe(before)["sections"], describe(after)["sections"]
     assert {k: v for k, v in sections.items() if k != "WGTS"} == {
         k: v for k, v in fitted.items() if k != "WGTS"
@@ -55,7 +55,7 @@ def test_fitting_the_decoder_improves_the_snr(stereo):
 
 
 def test_decoding_is_deterministic(stereo):
-    data = compress(stereo[:2000], 8000, settings=QUICK, config=TINY_CONFIG)
+    data = compress(stereo[:2000], 8000, settings=QUICK, path=TINY_PATH)
     first, _ = decompress(data)
     second, _ = decompress(data)
     np.testing.assert_array_equal(first, second)
@@ -65,13 +65,13 @@ def test_decoding_is_deterministic(stereo):
 @pytest.mark.parametrize("frames", [1, 3, 4, 1001])
 def test_length_rate_and_channels_are_kept(rate, frames):
     audio = synthetic_stereo(seconds=1, rate=rate)[:frames]
-    decoded, decoded_rate = decompress(compress(audio, rate, settings=QUICK, config=TINY_CONFIG))
+    decoded, decoded_rate = decompress(compress(audio, rate, settings=QUICK, path=TINY_PATH))
     assert decoded.shape == audio.shape and decoded_rate == rate
 
 
 def test_mono_comes_back_mono():
     mono = synthetic_stereo()[:, 0]
-    decoded, _ = decompress(compress(mono, 8000, settings=TINY_SETTINGS, config=TINY_CONFIG))
+    decoded, _ = decompress(compress(mono, 8000, settings=TINY_SETTINGS, path=TINY_PATH))
     assert decoded.shape == (len(mono), 1)
     assert snr_db(mono[:, None], decoded) > 20
 
@@ -108,7 +108,7 @@ def test_bad_sample_rate_is_refused():
 
 
 def test_damaged_bytes_raise_format_errors(stereo):
-    data = compress(stereo[:1000], 8000, settings=QUICK, config=TINY_CONFIG)
+    data = compress(stereo[:1000], 8000, settings=QUICK, path=TINY_PATH)
     rng = np.random.default_rng(0)
     for _ in range(50):
         damaged = bytearray(data)

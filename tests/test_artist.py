@@ -21,8 +21,7 @@ from codec import (
     train_artist,
     write_model,
 )
-from tests.conftest import TINY_CONFIG, TINY_SETTINGS, synthetic_stereo
-from tests.test_cli import run
+from tests.helpers import TINY_PATH, TINY_SETTINGS, run, synthetic_stereo
 
 RATE = 8000
 
@@ -34,17 +33,17 @@ def songs() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def shared(songs):
-    return train_artist(songs[:2], quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    return train_artist(songs[:2], quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
 
 
 def test_a_song_coded_with_a_shared_model_names_it_and_decodes_with_it(songs, shared):
     data = compress(songs[2], RATE, shared=shared)
     info = describe(data)
     assert info["shared_model"] == shared.digest.hex()
-    assert set(info["sections"]) == {"HEAD", "MODL", "LATS"}
+    assert set(info["sections"]) == {"HEAD", "MODL", "LAYT", "LATS"}
     decoded, _ = decompress(data, models=[shared])
     assert decoded.shape == songs[2].shape and snr_db(songs[2], decoded) > 25
-    own = compress(songs[2], RATE, quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    own = compress(songs[2], RATE, quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
     assert len(data) < len(own)  # a short song: its own model costs more than it saves
 
 
@@ -57,7 +56,7 @@ def test_a_shared_model_codes_music_unlike_what_it_was_fitted_to(shared):
 
 def test_without_its_model_a_file_names_the_digest_it_needs(songs, shared):
     data = compress(songs[2], RATE, shared=shared)
-    other = train_artist(songs[1:], quality=8.0, settings=TINY_SETTINGS, config=TINY_CONFIG)
+    other = train_artist(songs[1:], quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
     for models in ([], [other]):
         with pytest.raises(MissingModelError, match=shared.digest.hex()):
             decompress(data, models=models)
@@ -66,7 +65,7 @@ def test_without_its_model_a_file_names_the_digest_it_needs(songs, shared):
 def test_model_files_round_trip_and_refuse_tampering(shared):
     data = write_model(shared)
     back = read_model(data)
-    assert back.digest == shared.digest and back.config == shared.config
+    assert back.digest == shared.digest and back.sections == shared.sections
     assert write_model(back) == data
     _, sections = read_container(io.BytesIO(data), MODEL_MAGIC, {MODEL_VERSION})
     tampered = bytearray(sections[b"WGTS"])

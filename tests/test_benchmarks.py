@@ -10,7 +10,7 @@ from benchmarks.artist import main as artist_main
 from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
 from benchmarks.oracle import oracle_curve
 from benchmarks.rd import main
-from tests.conftest import synthetic_stereo
+from tests.helpers import synthetic_stereo
 
 
 def read_points(out) -> list[dict]:

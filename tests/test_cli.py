@@ -1,7 +1,5 @@
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from codec.cli import main
-from tests.conftest import synthetic_stereo
+from tests.helpers import run, synthetic_stereo
 
 FAST = ["--iterations", "3", "--quiet"]
 
@@ -19,13 +17,6 @@ def wav(tmp_path) -> Path:
     path = tmp_path / "song.wav"
     sf.write(path, synthetic_stereo(seconds=0.5), 8000)
     return path
-
-
-def run(*args: str):
-    """Run the real console command, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "codec", *map(str, args)], capture_output=True, text=True
-    )
 
 
 def test_compress_decompress_info(wav, tmp_path):
@@ -43,9 +34,11 @@ def test_compress_decompress_info(wav, tmp_path):
 
     info = json.loads(run("info", sae, "--json").stdout)
     assert info["frames"] == 4000 and info["channels"] == 2 and info["sample_rate"] == 8000
-    assert info["bytes"] == sae.stat().st_size == sum(info["sections"].values()) + 8 + 6 * 12
+    sections = info["sections"]
+    assert info["bytes"] == sae.stat().st_size == sum(sections.values()) + 8 + 12 * len(sections)
+    assert info["path"] == "filterbank"
     assert info["bits_per_sample"] == pytest.approx(8 * info["bytes"] / 8000)
-    assert "latent channels" in run("info", sae).stdout
+    assert "coded_latent_channels   8" in run("info", sae).stdout
 
 
 def test_bitrate_target(tmp_path):
@@ -80,6 +73,27 @@ def test_no_partial_files_are_left(wav):
     assert wav.with_suffix(".sae").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes
 
 
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Good and bad inputs for the error cases, made once."""
+    folder = tmp_path_factory.mktemp("files")
+    names = {"tmp": folder, "out": folder / "out.wav", "sae": folder / "t.sae"}
+    names["wav"] = folder / "song.wav"
+    sf.write(names["wav"], synthetic_stereo(seconds=0.5), 8000)
+    names["junk"] = folder / "junk.sae"
+    names["junk"].write_bytes(b"not audio at all")
+    names["junkwav"] = folder / "junk.wav"
+    names["junkwav"].write_bytes(b"not audio at all")
+    names["nan"] = folder / "nan.wav"
+    sf.write(names["nan"], np.full((100, 2), np.nan, np.float32), 8000, subtype="FLOAT")
+    names["six"] = folder / "six.wav"
+    sf.write(names["six"], np.zeros((100, 6), np.float32), 8000)
+    assert main(["compress", str(names["wav"]), *FAST, "-o", str(names["sae"])]) == 0
+    names["truncated"] = folder / "truncated.sae"
+    names["truncated"].write_bytes(names["sae"].read_bytes()[:-7])
+    return names
+
+
 @pytest.mark.parametrize(
     "args, code, message",
     [
@@ -101,25 +115,11 @@ def test_no_partial_files_are_left(wav):
         (["compress", "{wav}", "-o", "{wav}", "-f"], 1, "is the input file"),
     ],
 )
-def test_errors_are_one_line_with_exit_codes(wav, tmp_path, args, code, message):
-    junk = tmp_path / "junk.sae"
-    junk.write_bytes(b"not audio at all")
-    junkwav = tmp_path / "junk.wav"
-    junkwav.write_bytes(b"not audio at all")
-    nan = tmp_path / "nan.wav"
-    sf.write(nan, np.full((100, 2), np.nan, np.float32), 8000, subtype="FLOAT")
-    six = tmp_path / "six.wav"
-    sf.write(six, np.zeros((100, 6), np.float32), 8000)
-    assert main(["compress", str(wav), *FAST, "-o", str(tmp_path / "t.sae")]) == 0
-    truncated = tmp_path / "truncated.sae"
-    truncated.write_bytes((tmp_path / "t.sae").read_bytes()[:-7])
-    out = tmp_path / "out.wav"
-    names = {"wav": wav, "junk": junk, "nan": nan, "six": six, "truncated": truncated, "out": out}
-    names.update(junkwav=junkwav, tmp=tmp_path, sae=tmp_path / "t.sae")
-    result = run(*[a.format(**names) for a in args], *(FAST if args[0] == "compress" else []))
+def test_errors_are_one_line_with_exit_codes(files, args, code, message):
+    result = run(*[a.format(**files) for a in args], *(FAST if args[0] == "compress" else []))
     assert result.returncode == code
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
-    assert wav.exists() and sf.info(wav).frames == 4000
-    assert not out.exists()
+    assert files["wav"].exists() and sf.info(files["wav"]).frames == 4000
+    assert not files["out"].exists()

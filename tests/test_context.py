@@ -9,21 +9,18 @@ from bitstream.context import (
     GROUPS,
     HEADS,
     LEVELS,
-    MAX_CLASS,
-    NEXT_STATE,
-    CoefficientModel,
-    chain_states,
+    CoefficientTables,
     decode_coefficients,
     encode_coefficients,
     level_frames,
-    reconstruction_levels,
-    remainder_classes,
     split_heads,
 )
 from bitstream.entropy import FrequencyTable
+from bitstream.integers import MAX_CLASS, bit_classes
+from bitstream.trellis import NEXT_STATE, quantizer_bits, reconstruction_levels
 
 
-def random_model(rng: np.random.Generator, channels: int) -> CoefficientModel:
+def random_tables(rng: np.random.Generator, channels: int) -> CoefficientTables:
     """A model with random maps and tables: any context the coder computes wrongly on one
     side would pick another table than on the other, and the round trip would fail."""
     rungs = int(rng.integers(1, 12))
@@ -33,9 +30,9 @@ def random_model(rng: np.random.Generator, channels: int) -> CoefficientModel:
     ]
     remainders = [
         FrequencyTable.from_probabilities(0, rng.random(int(rng.integers(1, MAX_CLASS))) + 0.01)
-        for _ in range(CoefficientModel.remainder_tables(rungs))
+        for _ in range(CoefficientTables.remainder_tables(rungs))
     ]
-    return CoefficientModel(
+    return CoefficientTables(
         rng.integers(-2, rungs + 2, (channels, GROUPS)),
         rng.integers(-3, 4, (len(LEVELS), 2, BUCKETS)),
         heads,
@@ -43,10 +40,10 @@ def random_model(rng: np.random.Generator, channels: int) -> CoefficientModel:
     )
 
 
-def fits(k: np.ndarray, model: CoefficientModel) -> bool:
+def fits(k: np.ndarray, model: CoefficientTables) -> bool:
     """Whether every remainder class of ``k`` lies inside the tables (the fitted models of
     the codec always cover what they code)."""
-    size = remainder_classes(split_heads(np.abs(k))[1])[0]
+    size = bit_classes(split_heads(np.abs(k))[1])[0]
     return size.max(initial=0) < min(len(t.frequencies) for t in model.remainders)
 
 
@@ -59,7 +56,7 @@ def fits(k: np.ndarray, model: CoefficientModel) -> bool:
 )
 def test_indices_round_trip_exactly(channels, frames, bins, seed):
     rng = np.random.default_rng(seed)
-    model = random_model(rng, channels)
+    model = random_tables(rng, channels)
     scale = rng.choice([0.1, 2.0, 30.0])
     k = np.round(rng.laplace(size=(channels, frames, bins)) * scale).astype(np.int64)
     big = 2 ** (min(len(t.frequencies) for t in model.remainders) - 1) * 2 + 2
@@ -72,7 +69,7 @@ def test_indices_round_trip_exactly(channels, frames, bins, seed):
 def test_large_indices_round_trip():
     rng = np.random.default_rng(1)
     k = rng.integers(-(1 << 22), 1 << 22, size=(2, 5, 8))
-    model = CoefficientModel.flat(channels=2)
+    model = CoefficientTables.flat(channels=2)
     data = encode_coefficients(k, model)
     np.testing.assert_array_equal(decode_coefficients(data, k.shape, model), k)
 
@@ -80,14 +77,14 @@ def test_large_indices_round_trip():
 def test_trellis_states_and_levels():
     k = np.array([[[0, 1, 1, 2, -3, 0]]])
     # state 0 -(0, even)-> 0 -(1, odd)-> 2 -(1, odd)-> 3 -(2, even)-> 3 -(3, odd)-> 1 -> ...
-    assert chain_states(k).tolist() == [[[0, 0, 2, 3, 3, 1]]]
+    assert quantizer_bits(k).tolist() == [[[0, 0, 1, 1, 1, 0]]]  # Q1 in states 2 and 3
     assert reconstruction_levels(k).tolist() == [[[0, 2, 1, 3, -5, 0]]]
     # Q0 (states 0, 1) gives even levels; Q1 (states 2, 3) zero or odd levels
     rng = np.random.default_rng(0)
     k = rng.integers(-9, 10, size=(3, 4, 50))
-    states, levels = chain_states(k), reconstruction_levels(k)
-    assert np.all(levels[states < 2] % 2 == 0)
-    assert np.all((levels[states >= 2] % 2 == 1) | (levels[states >= 2] == 0))
+    q1, levels = quantizer_bits(k) == 1, reconstruction_levels(k)
+    assert np.all(levels[~q1] % 2 == 0)
+    assert np.all((levels[q1] % 2 == 1) | (levels[q1] == 0))
     assert np.array_equal(np.sign(levels), np.sign(k))
     assert NEXT_STATE.shape == (4, 2)
 
@@ -104,7 +101,7 @@ def test_heads_remainders_and_classes():
     head, remainder = split_heads(magnitude)
     assert head.tolist() == [0, 1, 2, 3, 4, 3, 4, 3, 4, 4]
     assert remainder.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 498]
-    size, width, mantissa = remainder_classes(remainder)
+    size, width, mantissa = bit_classes(remainder)
     assert size.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 9]
     assert width.tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 1, 8]
     assert mantissa.tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 498 - 256]
@@ -113,15 +110,15 @@ def test_heads_remainders_and_classes():
 def test_silence_costs_almost_nothing():
     k = np.zeros((8, 100, 512), dtype=np.int64)
     head = FrequencyTable.from_probabilities(0, [1.0, 0, 0, 0, 0])  # zero is all but certain
-    model = CoefficientModel.flat(channels=8)
-    model = CoefficientModel(model.base, model.adjust, [head, head], model.remainders)
+    model = CoefficientTables.flat(channels=8)
+    model = CoefficientTables(model.base, model.adjust, [head, head], model.remainders)
     assert len(encode_coefficients(k, model)) <= 16  # 409,600 zeros
 
 
 def test_damaged_and_mismatched_streams():
     rng = np.random.default_rng(0)
     k = np.round(rng.laplace(size=(2, 6, 16)) * 3).astype(np.int64)
-    model = CoefficientModel.flat(channels=2)
+    model = CoefficientTables.flat(channels=2)
     data = encode_coefficients(k, model)
     with pytest.raises(FormatError, match="left over"):
         decode_coefficients(data + b"\x01\x00\x00\x00", k.shape, model)
@@ -132,7 +129,7 @@ def test_damaged_and_mismatched_streams():
 
 
 def test_models_that_do_not_fit_are_refused():
-    flat = CoefficientModel.flat(channels=1)
+    flat = CoefficientTables.flat(channels=1)
     head = flat.heads[0]
     long = FrequencyTable.from_probabilities(0, np.ones(HEADS + 1))
     bad = [
@@ -143,4 +140,4 @@ def test_models_that_do_not_fit_are_refused():
     ]
     for base, adjust, heads, remainders, message in bad:
         with pytest.raises(FormatError, match=message):
-            CoefficientModel(base, adjust, heads, remainders).check(1)
+            CoefficientTables(base, adjust, heads, remainders).check(1)

@@ -3,7 +3,7 @@ import pytest
 
 from bitstream.context import bin_groups, encode_coefficients
 from bitstream.entropy import pack_tables
-from codec.entropy_model import estimated_bits, fit_coefficient_model, index_bits
+from codec.entropy_model import estimated_bits, fit_tables, index_bits
 
 
 def ideal_laplace_bits(k: np.ndarray, scale: np.ndarray) -> float:
@@ -29,14 +29,14 @@ def test_fitted_model_codes_close_to_the_true_source():
     model's cost (the tables themselves, a few bytes each, are a fixed cost that long
     songs amortize)."""
     k, scale = laplace_indices()
-    model = fit_coefficient_model(k)
+    model = fit_tables(k)
     assert 8 * len(encode_coefficients(k, model)) <= 1.03 * ideal_laplace_bits(k, scale)
     assert len(pack_tables(model.heads + model.remainders)) <= 12 * len(model.heads)
 
 
 def test_estimate_matches_the_coder():
     k, _ = laplace_indices(seed=1)
-    real = 8 * len(encode_coefficients(k, fit_coefficient_model(k)))
+    real = 8 * len(encode_coefficients(k, fit_tables(k)))
     assert abs(estimated_bits(k) / real - 1) < 0.01
 
 
@@ -44,15 +44,15 @@ def test_an_idle_channel_costs_almost_nothing():
     k, _ = laplace_indices(seed=2)
     quiet = k.copy()
     quiet[1] = 0
-    model = fit_coefficient_model(quiet)
+    model = fit_tables(quiet)
     bits = 8 * len(encode_coefficients(quiet, model))
-    alone = 8 * len(encode_coefficients(quiet[:1], fit_coefficient_model(quiet[:1])))
+    alone = 8 * len(encode_coefficients(quiet[:1], fit_tables(quiet[:1])))
     assert bits - alone < 0.001 * quiet[1].size  # 25,600 zeros for a few bits
 
 
 def test_bits_per_index_add_up_to_the_estimate_and_the_coder():
     k, _ = laplace_indices(seed=3)
-    model = fit_coefficient_model(k)
+    model = fit_tables(k)
     bits = index_bits(k, model)
     assert bits.shape == k.shape and bits.min() >= 0
     assert bits.sum() == pytest.approx(estimated_bits(k), rel=1e-9)

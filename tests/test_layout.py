@@ -1,8 +1,31 @@
+"""The shape of the project: what imports what, and what is installed."""
+
 import subprocess
 import sys
 
+from codec import cli
+from codec.quantizer import DEFAULT_QUALITY
+from codec.settings import FitSettings
+
 
 def test_bitstream_never_imports_torch():
-    code = "import sys, bitstream, bitstream.sae; print('torch' in sys.modules)"
+    code = (
+        "import sys, bitstream, bitstream.sae, bitstream.filterbank; print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_benchmarks_are_not_installed(tmp_path):
+    """They run from the repository (python -m benchmarks.rd), not from an install."""
+    code = "import importlib.util; print(importlib.util.find_spec('benchmarks'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path)  # fmt: skip
+    assert result.stdout.strip() == "None", result.stderr
+
+
+def test_the_command_line_defaults_are_the_codecs():
+    """The CLI reads its arguments before importing the codec, so it keeps copies."""
+    assert cli.DEFAULT_QUALITY == DEFAULT_QUALITY
+    assert FitSettings().iterations == cli.DEFAULT_ITERATIONS
+    assert FitSettings.of_post().iterations == cli.POST_ITERATIONS

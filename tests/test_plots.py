@@ -7,7 +7,7 @@ from PIL import Image
 
 from codec.cli import main
 from codec.plots import animate_fit, band_snr, plot_comparison
-from tests.conftest import synthetic_stereo
+from tests.helpers import synthetic_stereo
 
 
 def test_band_snr_finds_the_band_the_error_is_in():

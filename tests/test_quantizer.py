@@ -1,7 +1,7 @@
 import numpy as np
 
-from bitstream.context import reconstruction_levels
-from codec.entropy_model import estimated_bits, fit_coefficient_model
+from bitstream.trellis import reconstruction_levels
+from codec.entropy_model import estimated_bits, fit_tables
 from codec.quantizer import quantize, trellis_quantize
 
 
@@ -25,7 +25,7 @@ def test_without_a_price_on_bits_the_trellis_packs_its_levels_densely():
     up to 2 steps."""
     coefficients = music_like()
     step = 0.05
-    model = fit_coefficient_model(np.round(coefficients / (2 * step)).astype(np.int64))
+    model = fit_tables(np.round(coefficients / (2 * step)).astype(np.int64))
     k = trellis_quantize(coefficients, step, 0.0, model)
     error = coefficients - reconstruction_levels(k) * step
     assert np.abs(error).max() <= 2 * step

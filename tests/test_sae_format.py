@@ -5,142 +5,158 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bitstream import FormatError, FrequencyTable, SaeSegment, read_segments, write_segment
+from bitstream import FormatError, FrequencyTable, SegmentHeader, read_segments, write_segment
 from bitstream.container import SAE_MAGIC, read_container, write_container
-from bitstream.context import BUCKETS, GROUPS, HEADS, LEVELS, CoefficientModel
+from bitstream.context import BUCKETS, GROUPS, HEADS, LEVELS, CoefficientTables
 from bitstream.entropy import pack_tables
+from bitstream.filterbank import (
+    FilterbankModel,
+    FilterbankSegment,
+    model_sections,
+    read_segment,
+    segment_sections,
+)
 from bitstream.sae import VERSION
 from bitstream.weights import pack_weights, unpack_weights
 
+HEADER = SegmentHeader(44100, 2, 0, 300, True, 0.25, 7.0, "filterbank")
 
-def sample_file() -> SaeSegment:
+
+def sample_segment() -> FilterbankSegment:
     rng = np.random.default_rng(0)
     q = np.round(rng.laplace(size=(3, 6, 16)) * 2).astype(np.int64)
-    flat = CoefficientModel.flat(channels=3)
+    flat = CoefficientTables.flat(channels=3)
     heads = [FrequencyTable.from_probabilities(0, rng.random(HEADS) + 0.1) for _ in range(4)]
     weights = {"w": rng.integers(-300, 300, (4, 3, 2)), "b": np.zeros(4, dtype=int)}
-    return SaeSegment(
-        sample_rate=44100,
-        channels=2,
-        first_frame=0,
-        frames=300,
-        last=True,
-        gain=0.25,
-        quality=7.0,
-        step=0.3,
-        latent_channels=64,
-        latent_steps=80,
-        config={"hidden_channels": 8},
-        weights=weights,
-        weight_step=0.001,
-        model=CoefficientModel(
-            rng.integers(-2, 3, (3, GROUPS)),
-            rng.integers(-2, 3, (len(LEVELS), 2, BUCKETS)),
-            heads,
-            flat.remainders,
-        ),
-        coefficients=q,
+    tables = CoefficientTables(
+        rng.integers(-2, 3, (3, GROUPS)),
+        rng.integers(-2, 3, (len(LEVELS), 2, BUCKETS)),
+        heads,
+        flat.remainders,
     )
+    return FilterbankSegment(FilterbankModel(0.3, 16, weights, 0.001, tables), 80, q)
 
 
-def read_sae(data: bytes, decode_latents: bool = True) -> SaeSegment:
-    """The one segment of ``data``."""
-    [segment] = read_segments(data, decode_latents)
-    return segment
+def sections_of(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
+    return model_sections(segment.model) + segment_sections(segment)
+
+
+def read_one(data: bytes, decode_indices: bool = True) -> FilterbankSegment:
+    """The filterbank sections of the one segment of ``data``."""
+    [segment] = read_segments(data)
+    return read_segment(segment.sections, segment.header.frames, decode_indices)
 
 
 def test_file_round_trip():
-    sae = sample_file()
-    back = read_sae(write_segment(sae))
-    np.testing.assert_array_equal(back.coefficients, sae.coefficients)
-    np.testing.assert_array_equal(back.model.base, sae.model.base)
-    np.testing.assert_array_equal(back.model.adjust, sae.model.adjust)
-    assert (back.sample_rate, back.channels, back.frames) == (44100, 2, 300)
-    assert (back.latent_channels, back.latent_steps) == (64, 80)
-    assert back.gain == pytest.approx(0.25) and back.step == pytest.approx(0.3)
-    assert back.config == {"hidden_channels": 8}
-    assert back.model.heads == sae.model.heads
-    assert back.model.remainders == sae.model.remainders
-    np.testing.assert_array_equal(back.weights["w"], sae.weights["w"])
-    assert back.weight_step == pytest.approx(0.001)
-    assert set(back.section_bytes) == {"HEAD", "CONF", "WGTS", "CTXM", "TABL", "LATS"}
-    assert read_sae(write_segment(sae), decode_latents=False).coefficients.size == 0
+    sample = sample_segment()
+    data = write_segment(HEADER, sections_of(sample))
+    [segment] = read_segments(data)
+    assert segment.header == HEADER
+    assert list(segment.stored_bytes) == ["HEAD", "QUAN", "WGTS", "CTXM", "TABL", "LAYT", "LATS"]
+    back = read_one(data)
+    np.testing.assert_array_equal(back.indices, sample.indices)
+    model = back.model
+    np.testing.assert_array_equal(model.tables.base, sample.model.tables.base)
+    np.testing.assert_array_equal(model.tables.adjust, sample.model.tables.adjust)
+    assert model.tables.heads == sample.model.tables.heads
+    assert model.tables.remainders == sample.model.tables.remainders
+    assert (back.latent_steps, model.bins, model.coded_channels) == (80, 16, 3)
+    assert model.step == pytest.approx(0.3) and model.weight_step == pytest.approx(0.001)
+    np.testing.assert_array_equal(model.weights["w"], sample.model.weights["w"])
+    assert read_one(data, decode_indices=False).indices.size == 0
 
 
 def rewrite(tag: bytes, payload: bytes) -> bytes:
-    """A valid container (fresh CRCs) with one section replaced."""
-    _, sections = read_container(io.BytesIO(write_segment(sample_file())), SAE_MAGIC, {VERSION})
+    """A valid container (fresh CRCs) with one section replaced or added."""
+    data = write_segment(HEADER, sections_of(sample_segment()))
+    _, sections = read_container(io.BytesIO(data), SAE_MAGIC, {VERSION})
     sections[tag] = payload
     return write_container(SAE_MAGIC, VERSION, list(sections.items()))
 
 
-def header(**changes) -> bytes:
-    fields = dict(
-        rate=44100, channels=2, flags=1, first=0, frames=300, latent=64, steps=80, coded=3,
-        tframes=6, bins=16, gain=0.25, q=7.0, step=0.3,
-    )  # fmt: skip
+def head(path: bytes = b"filterbank", **changes) -> bytes:
+    fields = dict(rate=44100, channels=2, flags=1, first=0, frames=300, gain=0.25, q=7.0)
     fields.update(changes)
-    return struct.pack("<IBBQQHIHIHfff", *fields.values())
+    return struct.pack("<IBBQQff", *fields.values()) + bytes([len(path)]) + path
 
 
 @pytest.mark.parametrize(
     "data, message",
     [
-        (header(rate=0), "sample rate is 0"),
-        (header(channels=3), "3 audio channels"),
-        (header(frames=1 << 60), "at most 4194304 a segment"),
-        (header(first=1 << 60), "from frame 1152921504606846976"),
-        (header(flags=3), "unknown flags 0x3"),
-        (header(latent=0), "coded of 0 latent channels"),
-        (header(coded=65), "65 coded of 64"),
-        (header(coded=65, latent=128), "65 coded of 128"),
-        (header(steps=1 << 30), "latent steps for 300 frames"),
-        (header(bins=3), "transform frames of 3 bins"),
-        (header(tframes=1000), "1000 transform frames"),
-        (header(gain=float("nan")), "unusable"),
-        (header(step=0.0), "unusable"),
-        (header(coded=2), "CTXM section is"),
-        (header()[:-1], "HEAD section is 47 bytes"),
+        (head(rate=0), "sample rate is 0"),
+        (head(channels=3), "3 audio channels"),
+        (head(frames=1 << 60), "at most 4194304 a segment"),
+        (head(first=1 << 60), "from frame 1152921504606846976"),
+        (head(flags=3), "unknown flags 0x3"),
+        (head(gain=float("nan")), "unusable"),
+        (head(gain=0.0), "unusable"),
+        (head(b"Not A Path"), "not a coding path's name"),
+        (head()[:-1], "does not hold its fields"),
     ],
 )
 def test_bad_headers(data, message):
     with pytest.raises(FormatError, match=message):
-        read_sae(rewrite(b"HEAD", data))
+        read_one(rewrite(b"HEAD", data))
 
 
-def test_bad_sections():
-    with pytest.raises(FormatError, match="not JSON"):
-        read_sae(rewrite(b"CONF", b"{nope"))
-    with pytest.raises(FormatError, match="not a JSON object"):
-        read_sae(rewrite(b"CONF", b"[1, 2]"))
-    with pytest.raises(FormatError, match="unknown sections"):
-        read_sae(rewrite(b"XTRA", b""))
-    with pytest.raises(FormatError, match="CTXM section"):
-        read_sae(rewrite(b"CTXM", b"\x00"))
-    _, sections = read_container(io.BytesIO(write_segment(sample_file())), SAE_MAGIC, {VERSION})
+def quan(step=0.3, bins=16, coded=3) -> bytes:
+    return struct.pack("<fHH", step, bins, coded)
+
+
+@pytest.mark.parametrize(
+    "tag, payload, message",
+    [
+        (b"QUAN", quan(step=0.0), "step 0.0 is unusable"),
+        (b"QUAN", quan(bins=3), "3 transform bins"),
+        (b"QUAN", quan(coded=65), "65 coded channels"),
+        (b"QUAN", quan(coded=2), "CTXM section is"),
+        (b"QUAN", quan()[:-1], "QUAN section is 7 bytes"),
+        (b"LAYT", struct.pack("<II", 1 << 30, 6), "latent steps for 300 frames"),
+        (b"LAYT", struct.pack("<II", 80, 1000), "1000 frames of 16 bins"),
+        (b"LAYT", b"\x00", "LAYT section is 1 bytes"),
+        (b"CTXM", b"\x00", "CTXM section"),
+        (b"XTRA", b"", "unknown sections"),
+    ],
+)
+def test_bad_filterbank_sections(tag, payload, message):
+    with pytest.raises(FormatError, match=message):
+        read_one(rewrite(tag, payload))
+
+
+def test_bad_tables():
+    sections = dict(sections_of(sample_segment()))
     with pytest.raises(FormatError, match="0 rungs"):
-        read_sae(rewrite(b"CTXM", b"\x00" + sections[b"CTXM"][1:]))
+        read_one(rewrite(b"CTXM", b"\x00" + sections[b"CTXM"][1:]))
     shifted = FrequencyTable.from_probabilities(1, np.ones(HEADS))  # heads start at 0
-    flat = CoefficientModel.flat(channels=1)
+    flat = CoefficientTables.flat(channels=1)
     with pytest.raises(FormatError, match="symbols 0 to at most 4"):
-        read_sae(rewrite(b"TABL", pack_tables([shifted] * 4 + flat.remainders)))
+        read_one(rewrite(b"TABL", pack_tables([shifted] * 4 + flat.remainders)))
     with pytest.raises(FormatError, match="remainder tables"):
-        read_sae(rewrite(b"TABL", pack_tables(flat.heads * 2)))
+        read_one(rewrite(b"TABL", pack_tables(flat.heads * 2)))
 
 
-def segments(*frames: int) -> list[SaeSegment]:
-    """A track cut into segments of these lengths."""
+def test_an_old_version_is_named():
+    data = rewrite(b"HEAD", head())
+    old = data[:4] + struct.pack("<H", 4) + data[6:]
+    with pytest.raises(FormatError, match="unsupported format version 4"):
+        list(read_segments(old))
+
+
+def segments(*frames: int, **changes) -> list[bytes]:
+    """A track cut into segments of these lengths; ``changes`` to the last one's header."""
     starts = np.cumsum((0, *frames))
-    return [
-        replace(sample_file(), first_frame=int(start), frames=n, last=i == len(frames) - 1)
+    sections = sections_of(sample_segment())
+    headers = [
+        replace(HEADER, first_frame=int(start), frames=n, last=i == len(frames) - 1)
         for i, (start, n) in enumerate(zip(starts, frames, strict=False))
     ]
+    headers[-1] = replace(headers[-1], **changes)
+    return [write_segment(header, sections) for header in headers]
 
 
 def test_segments_follow_one_another():
-    data = b"".join(map(write_segment, segments(300, 300, 100)))
-    back = list(read_segments(io.BytesIO(data)))
-    assert [(s.first_frame, s.frames, s.last) for s in back] == [
+    back = list(read_segments(io.BytesIO(b"".join(segments(300, 300, 100)))))
+    assert [(s.header.first_frame, s.header.frames, s.header.last) for s in back] == [
         (0, 300, False),
         (300, 300, False),
         (600, 100, True),
@@ -155,12 +171,13 @@ def test_segments_follow_one_another():
         ([segments(300, 300)[0]] * 2, "starts at frame 0, not 300"),
         (segments(300, 0, 300), "is empty"),
         (segments(300) * 2, "unexpected bytes after the last segment"),
-        ([segments(300, 300)[0], replace(segments(300, 300)[1], channels=1)], "channels change"),
+        (segments(300, 300, path="other"), "coding path change"),
+        (segments(300, 300, channels=1), "channels or coding path change"),
     ],
 )
 def test_segments_that_do_not_make_a_track(parts, message):
     with pytest.raises(FormatError, match=message):
-        list(read_segments(b"".join(map(write_segment, parts))))
+        list(read_segments(b"".join(parts)))
 
 
 def test_weights_round_trip_and_errors():

@@ -1,0 +1,171 @@
+"""The sections of the filterbank coding path (:mod:`codec.paths.filterbank`).
+
+The path's *model*, what its decoder needs besides a segment's indices, is held in four
+sections, a segment's own or a shared model's (:mod:`bitstream.saem`):
+
+``QUAN`` (8 bytes, little-endian)::
+
+    f32  quantizer step: an index decodes to its reconstruction level times the step
+    u16  transform bins B: latent steps per transform frame
+    u16  coded latent channels C: channels 0 to C-1 of the 64 carry coefficients
+
+``WGTS``: the decoder's weights, as integer offsets (times a step) from the filterbank
+synthesis they start from (:mod:`bitstream.weights`).
+
+``CTXM``: the context maps of :mod:`bitstream.context`: u8 rung count R, then as int8
+``base`` (C x GROUPS) and ``adjust`` (LEVELS x 2 x BUCKETS).
+
+``TABL``: the 2 R head tables, then the remainder tables (:mod:`bitstream.entropy`).
+
+Then the segment's own two:
+
+``LAYT`` (8 bytes): u32 latent steps S (the audio and a margin on each side, a quarter
+rate), u32 transform frames F of each coded channel.
+
+``LATS``: the C x F x B trellis quantization indices (:mod:`bitstream.context`).
+
+>>> model = FilterbankModel(0.25, 4, {}, 1e-3, CoefficientTables.flat(channels=1))
+>>> segment = FilterbankSegment(model, 10, np.array([[[0, 1, -2, 0]] * 3]))
+>>> sections = dict(model_sections(model) + segment_sections(segment))
+>>> read_segment(sections, frames=8).indices.tolist()
+[[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]]]
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from bitstream.container import FormatError, require
+from bitstream.context import (
+    BUCKETS,
+    GROUPS,
+    LEVELS,
+    MAX_RUNGS,
+    CoefficientTables,
+    decode_coefficients,
+    encode_coefficients,
+)
+from bitstream.entropy import pack_tables, unpack_tables
+from bitstream.weights import pack_weights, unpack_weights
+
+MODEL_SECTIONS = (b"QUAN", b"WGTS", b"CTXM", b"TABL")
+SEGMENT_SECTIONS = (b"LAYT", b"LATS")
+MAX_CODED_CHANNELS = 64
+_QUAN = struct.Struct("<fHH")
+_LAYT = struct.Struct("<II")
+
+
+@dataclass(frozen=True, eq=False)
+class FilterbankModel:
+    """What the decoder needs besides the indices: fitted to a song, or shared."""
+
+    step: float
+    bins: int  # latent steps per transform frame
+    weights: dict[str, np.ndarray]  # integers: the decoder's offsets over weight_step
+    weight_step: float
+    tables: CoefficientTables
+
+    @property
+    def coded_channels(self) -> int:
+        return self.tables.base.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class FilterbankSegment:
+    """One segment's integers: its model and its indices."""
+
+    model: FilterbankModel
+    latent_steps: int
+    indices: np.ndarray  # (coded channels, transform frames, bins)
+
+
+def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
+    """The QUAN, WGTS, CTXM and TABL sections of a model."""
+    tables = model.tables
+    maps = np.concatenate([tables.base.ravel(), tables.adjust.ravel()])
+    if np.abs(maps).max(initial=0) > 127:
+        raise ValueError("context maps must fit int8")
+    quan = _QUAN.pack(model.step, model.bins, model.coded_channels)
+    _read_quan(quan)
+    return [
+        (b"QUAN", quan),
+        (b"WGTS", pack_weights(model.weights, model.weight_step)),
+        (b"CTXM", bytes([tables.rungs]) + maps.astype(np.int8).tobytes()),
+        (b"TABL", pack_tables(tables.heads + tables.remainders)),
+    ]
+
+
+def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
+    """The LAYT and LATS sections of a segment (its indices entropy-coded)."""
+    coded, frames, bins = segment.indices.shape
+    if (coded, bins) != (segment.model.coded_channels, segment.model.bins):
+        raise ValueError(f"indices of shape {segment.indices.shape} for the model")
+    layout = _LAYT.pack(segment.latent_steps, frames)
+    return [
+        (b"LAYT", layout),
+        (b"LATS", encode_coefficients(segment.indices, segment.model.tables)),
+    ]
+
+
+def read_model(sections: dict[bytes, bytes]) -> FilterbankModel:
+    """The model in ``sections``; every problem is a :class:`FormatError`."""
+    quan, wgts, ctxm, tabl = require(sections, *MODEL_SECTIONS)
+    step, bins, coded = _read_quan(quan)
+    if len(ctxm) != 1 + coded * GROUPS + len(LEVELS) * 2 * BUCKETS:
+        raise FormatError(f"CTXM section is {len(ctxm)} bytes for {coded} coded channels")
+    rungs = ctxm[0]
+    if not 1 <= rungs <= MAX_RUNGS:
+        raise FormatError(f"CTXM section: {rungs} rungs (1 to {MAX_RUNGS})")
+    maps = np.frombuffer(ctxm, dtype=np.int8, offset=1).astype(np.int64)
+    heads_and_remainders = unpack_tables(tabl, max_tables=2 * MAX_RUNGS + MAX_RUNGS)
+    tables = CoefficientTables(
+        base=maps[: coded * GROUPS].reshape(coded, GROUPS),
+        adjust=maps[coded * GROUPS :].reshape(len(LEVELS), 2, BUCKETS),
+        heads=heads_and_remainders[: 2 * rungs],
+        remainders=heads_and_remainders[2 * rungs :],
+    )
+    tables.check(coded)
+    weight_step, weights = unpack_weights(wgts)
+    return FilterbankModel(step, bins, weights, weight_step, tables)
+
+
+def read_segment(
+    sections: dict[bytes, bytes], frames: int, decode_indices: bool = True
+) -> FilterbankSegment:
+    """The segment in ``sections`` (of ``frames`` audio frames); without
+    ``decode_indices`` its indices are left undecoded (an empty array in their place)."""
+    unknown = set(sections) - {*MODEL_SECTIONS, *SEGMENT_SECTIONS}
+    if unknown:
+        raise FormatError(f"unknown sections {sorted(unknown)}")
+    model = read_model(sections)
+    layout, lats = require(sections, *SEGMENT_SECTIONS)
+    if len(layout) != _LAYT.size:
+        raise FormatError(f"LAYT section is {len(layout)} bytes, expected {_LAYT.size}")
+    steps, transform_frames = _LAYT.unpack(layout)
+    if steps > frames // 4 + (1 << 16):
+        raise FormatError(f"LAYT: {steps} latent steps for {frames} frames")
+    if transform_frames > steps // model.bins + 2:
+        raise FormatError(f"LAYT: {transform_frames} frames of {model.bins} bins for {steps} steps")
+    shape = (model.coded_channels, transform_frames, model.bins)
+    if decode_indices:
+        indices = decode_coefficients(lats, shape, model.tables)
+    else:
+        indices = np.zeros((model.coded_channels, 0, model.bins), dtype=np.int64)
+    return FilterbankSegment(model, steps, indices)
+
+
+def _read_quan(quan: bytes) -> tuple[float, int, int]:
+    if len(quan) != _QUAN.size:
+        raise FormatError(f"QUAN section is {len(quan)} bytes, expected {_QUAN.size}")
+    step, bins, coded = _QUAN.unpack(quan)
+    if not math.isfinite(step) or step <= 0:
+        raise FormatError(f"QUAN: quantizer step {step} is unusable")
+    if bins < 2 or bins % 2:
+        raise FormatError(f"QUAN: {bins} transform bins (an even number, at least 2)")
+    if not 1 <= coded <= MAX_CODED_CHANNELS:
+        raise FormatError(f"QUAN: {coded} coded channels (1 to {MAX_CODED_CHANNELS})")
+    return step, bins, coded

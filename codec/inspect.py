@@ -1,0 +1,89 @@
+"""Looking inside ``.sae`` bytes: header fields, section sizes, and where the bits go.
+
+>>> from codec import compress
+>>> data = compress(np.zeros((800, 2), np.float32), 8000)
+>>> info = describe(data)
+>>> info["path"], info["frames"], info["bytes"] == len(data)
+('filterbank', 800, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+from bitstream import FormatError, SharedModel, read_segments
+from bitstream.filterbank import read_segment
+from codec.api import by_digest
+from codec.entropy_model import index_bits
+from codec.paths import path_named
+from codec.paths.filterbank import NAME as FILTERBANK
+from codec.pqmf import CODED_CHANNELS, CONTEXT_STEPS, STRIDE
+from codec.segments import layout
+
+
+def describe(data: bytes, models: Iterable[SharedModel] = ()) -> dict:
+    """Header fields and section sizes of ``.sae`` bytes, without decoding the audio.
+    ``quality`` is the first segment's (a rate target may set each segment's own); the
+    coding path's own fields come from the first segment, where its model is at hand."""
+    segments = list(read_segments(data, by_digest(models), need_models=False))
+    first = segments[0].header
+    frames = sum(segment.header.frames for segment in segments)
+    samples = frames * first.channels
+    info = {
+        "sample_rate": first.sample_rate,
+        "channels": first.channels,
+        "frames": frames,
+        "seconds": frames / first.sample_rate,
+        "bytes": len(data),
+        "bits_per_sample": 8 * len(data) / samples if samples else 0.0,
+        "kbps": 8 * len(data) * first.sample_rate / frames / 1000 if frames else 0.0,
+        "quality": first.quality,
+        "segments": len(segments),
+        "path": first.path,
+        "shared_model": digest.hex() if (digest := segments[0].model_digest) else None,
+        "sections": {
+            name: sum(segment.stored_bytes.get(name, 0) for segment in segments)
+            for name in segments[0].stored_bytes
+        },
+    }
+    if segments[0].model_digest is None or segments[0].model_digest in by_digest(models):
+        info.update(path_named(first.path).describe(segments[0].sections))
+    return info
+
+
+class BitUsage(NamedTuple):
+    """Where a file's coefficient bits go (their ideal code lengths under its tables)."""
+
+    channel_names: list[str]  # the coded latent channels: which signal, which band
+    channel_bits: np.ndarray  # per coded latent channel
+    seconds: np.ndarray  # the middle of each transform frame
+    kbps: np.ndarray  # each transform frame's bits over its hop
+
+
+def bit_usage(data: bytes, models: Iterable[SharedModel] = ()) -> BitUsage:
+    """Bits per latent channel and over time of ``.sae`` bytes of the filterbank path
+    (decodes the indices)."""
+    channel_bits, seconds, kbps = [], [], []
+    for segment in read_segments(data, models=by_digest(models)):
+        header = segment.header
+        if header.path != FILTERBANK:
+            raise FormatError(f"bit usage is drawn for the filterbank path, not {header.path}")
+        coded = read_segment(segment.sections, header.frames)
+        bits = index_bits(coded.indices, coded.model.tables)
+        _, frames, hop = coded.indices.shape
+        left = layout(header.frames, CONTEXT_STEPS)[1]
+        hop_seconds = hop * STRIDE / header.sample_rate
+        start = header.first_frame - left
+        seconds.append((start + np.arange(frames) * hop * STRIDE) / header.sample_rate)
+        kbps.append(bits.sum(axis=(0, 2)) / hop_seconds / 1000)
+        channel_bits.append(bits.sum(axis=(1, 2)))
+    nyquist = header.sample_rate / 2 / 1000
+    names = [
+        f"{('mid', 'side')[c // 4]} {nyquist * (c % 4) / 4:.3g}-{nyquist * (c % 4 + 1) / 4:.3g} kHz"
+        for c in range(CODED_CHANNELS)
+    ]
+    total = np.sum(channel_bits, axis=0)
+    return BitUsage(names, total, np.concatenate(seconds), np.concatenate(kbps))

@@ -1,0 +1,43 @@
+"""What several test modules use: synthetic signals made here, tiny fitting settings, the
+real command as a user runs it, and how error lies near block edges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from codec import FilterbankPath, FitSettings
+
+# Fits in tests are tiny: a few small batches, enough to beat a floor that a broken
+# model would miss, nowhere near the benchmark's settings.
+TINY_PATH = FilterbankPath(frame_steps=64)  # frames that fit short signals
+TINY_SETTINGS = FitSettings(iterations=40, batch_size=8)
+QUICK = FitSettings(iterations=0)  # the decoder as it starts: no fitting
+
+
+def synthetic_stereo(seconds: float = 2.0, rate: int = 8000, seed: int = 0) -> np.ndarray:
+    """A few tones, different in each channel, swelling and fading, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    left = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 550 * t + 1)
+    right = 0.25 * np.sin(2 * np.pi * 220 * t + 0.5) + 0.1 * np.sin(2 * np.pi * 330 * t)
+    audio = np.stack([left, right], axis=1) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))[:, None]
+    return (audio + 0.003 * rng.standard_normal(audio.shape)).astype(np.float32)
+
+
+def run(*args, **options) -> subprocess.CompletedProcess:
+    """Run the real console command, as a user would."""
+    command = [sys.executable, "-m", "codec", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, **options)
+
+
+def boundary_and_middle_error(error: np.ndarray, block: int, edge: int = 16):
+    """Mean squared error of (channels, frames) within ``edge`` samples of internal block
+    boundaries, and elsewhere."""
+    near = np.zeros(error.shape[-1], dtype=bool)
+    for boundary in range(block, error.shape[-1], block):
+        near[boundary - edge : boundary + edge] = True
+    squared = (error**2).sum(axis=0)
+    return squared[near].mean(), squared[~near].mean()
