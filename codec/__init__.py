@@ -2,38 +2,42 @@
 
 ``compress`` and ``decompress`` code audio in memory, ``compress_file`` and
 ``decompress_file`` between files; coding paths (:mod:`codec.paths`) are the ways of
-coding, the filterbank path the default.
+coding, the filterbank path the default. Names are imported when first used, so that the
+command line answers at once and decoding never imports torch.
 """
 
-from bitstream import FormatError, MissingModelError, SharedModel, read_model, write_model
-from codec.api import CompressionReport, compress, compress_file, decompress, decompress_file
-from codec.artist import train_artist
-from codec.audio import AudioError, snr_db
-from codec.inspect import describe
-from codec.paths import CodingPath, FilterbankPath, register_path
-from codec.post import fit_post
-from codec.quantizer import DEFAULT_QUALITY
-from codec.settings import FitSettings
+import importlib
 
-__all__ = [
-    "DEFAULT_QUALITY",
-    "AudioError",
-    "CodingPath",
-    "CompressionReport",
-    "FilterbankPath",
-    "FitSettings",
-    "FormatError",
-    "MissingModelError",
-    "SharedModel",
-    "compress",
-    "compress_file",
-    "decompress",
-    "decompress_file",
-    "describe",
-    "fit_post",
-    "read_model",
-    "register_path",
-    "snr_db",
-    "train_artist",
-    "write_model",
-]
+_HOMES = {
+    "DEFAULT_QUALITY": "codec.quantizer",
+    "AudioError": "codec.audio",
+    "CodingPath": "codec.paths",
+    "CompressionReport": "codec.api",
+    "FilterbankPath": "codec.paths",
+    "FitSettings": "codec.settings",
+    "FormatError": "bitstream",
+    "MissingModelError": "bitstream",
+    "SharedModel": "bitstream",
+    "compress": "codec.api",
+    "compress_file": "codec.api",
+    "decompress": "codec.api",
+    "decompress_file": "codec.api",
+    "describe": "codec.inspect",
+    "fit_post": "codec.post",
+    "read_model": "bitstream",
+    "register_path": "codec.paths",
+    "snr_db": "codec.audio",
+    "train_artist": "codec.artist",
+    "write_model": "bitstream",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'codec' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

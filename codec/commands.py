@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -20,7 +19,6 @@ from codec.audio import AudioError, snr_db
 from codec.cli import FRAMES, UsageError
 from codec.files import OutputFormatError, check_output, read_audio, write_bytes
 from codec.inspect import bit_usage, describe
-from codec.post import fit_post
 from codec.settings import FitSettings
 
 
@@ -74,13 +72,7 @@ def run_compress(args: argparse.Namespace) -> None:
     if args.jobs == 1:
         failed = [job for job in jobs if not try_compress(*job, args, settings, shared)]
     else:
-        import torch
-
-        workers = min(args.jobs, len(jobs))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(
-            workers, initializer=torch.set_num_threads, initargs=(threads,)
-        ) as pool:
+        with ProcessPoolExecutor(min(args.jobs, len(jobs))) as pool:
             done = [pool.submit(try_compress, *job, args, settings, shared) for job in jobs]
             failed = [job for job, future in zip(jobs, done, strict=True) if not future.result()]
     if failed:
@@ -185,11 +177,13 @@ def run_fit(args: argparse.Namespace) -> None:
     frames: list[tuple[int, np.ndarray]] = []
 
     def snapshot(iteration: int, reconstruct) -> None:
-        if iteration % every == 0 or iteration == args.iterations:
-            frames.append((iteration, reconstruct(start, length)))
+        if iteration % every == 0 or iteration == args.iterations or not args.no_rate:
+            frames.append((iteration, reconstruct(start, length)))  # the filterbank: 0 and 1
 
     progress = not args.quiet
     if args.no_rate:
+        from codec.post import fit_post  # torch: only for the post's model
+
         post = FitSettings.of_post()
         settings = FitSettings(settings.iterations, post.learning_rate, post.batch_size,
                                post.window, settings.seed, settings.device)  # fmt: skip

@@ -1,5 +1,5 @@
-"""The torch networks: the filterbank path's analysis and decoder, and the post's
-autoencoder; and running a network over a whole track in blocks.
+"""The torch networks: the post's autoencoder; and running a network over a whole track
+in blocks.
 
 :func:`run_blockwise` reads each block with enough context on both sides that every
 sample sees its full receptive field: block edges leave no trace in the output.
@@ -17,53 +17,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
-from codec.pqmf import CODED_CHANNELS, CONTEXT_STEPS, HIDDEN, KERNEL, PADDING, STRIDE
-from codec.pqmf import analysis_weights as designed_weights
+from codec.pqmf import STRIDE
 
 BLOCK_STEPS = 1 << 14  # latent steps a block: bounds the memory of a pass
-
-
-def filterbank_decoder() -> nn.Sequential:
-    """The filterbank path's decoder, as it starts: the exact inverse of the analysis
-    (the adjoint of its two convolutions), with a PReLU between them that starts as the
-    identity. Fitting it to a song (:func:`codec.training.fit_decoder`) is what the path
-    learns; only its offsets from this start are stored."""
-    first, second = designed_weights()
-    decoder = nn.Sequential(
-        nn.ConvTranspose1d(CODED_CHANNELS, HIDDEN, KERNEL, stride=2, padding=PADDING),
-        nn.PReLU(HIDDEN, init=1.0),
-        nn.ConvTranspose1d(HIDDEN, 2, KERNEL, stride=2, padding=PADDING),
-    )
-    with torch.no_grad():
-        decoder[0].weight.copy_(torch.tensor(second))
-        decoder[2].weight.copy_(torch.tensor(first))
-        decoder[0].bias.zero_()
-        decoder[2].bias.zero_()
-    return decoder
-
-
-def analyse(audio: np.ndarray) -> np.ndarray:
-    """Latents (8 coded channels, steps) of ``audio`` (2, 4 x steps), float64: the
-    filterbank path's designed analysis (:mod:`codec.pqmf`)."""
-    first, second = (torch.tensor(w) for w in designed_weights())
-
-    def layers(x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.conv1d(x, first, stride=2, padding=PADDING)
-        return nn.functional.conv1d(x, second, stride=2, padding=PADDING)
-
-    signal = torch.from_numpy(audio)
-    context = CONTEXT_STEPS * STRIDE
-    return run_blockwise(layers, signal, BLOCK_STEPS * STRIDE, context, 1 / STRIDE).double().numpy()
-
-
-def decode_latents(decoder: nn.Module, latents: np.ndarray) -> np.ndarray:
-    """Audio (2, 4 x steps) that ``decoder`` makes of latents (channels, steps), float32."""
-    out = run_blockwise(decoder, torch.from_numpy(latents), BLOCK_STEPS, CONTEXT_STEPS, STRIDE)
-    return out.numpy()
 
 
 class PostAutoencoder(nn.Module):

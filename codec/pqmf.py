@@ -1,5 +1,5 @@
-"""The filterbank path's designed analysis: mid/side, then four bands per side at a
-quarter rate, as the two strided convolutions of the post's encoder shape.
+"""The filterbank path's designed analysis, and its decoder: mid/side, then four bands
+per side at a quarter rate, as the two strided convolutions of the post's encoder shape.
 
 The first layer (2 -> 4 channels, stride 2) takes mid and side, (L +- R) / sqrt(2), split
 into even and odd samples; the second (4 -> 8 channels, stride 2) turns each pair into
@@ -9,11 +9,17 @@ mid, 4-7 side: 2 values per stereo frame, critically sampled. Both layers are
 orthonormal, so their adjoints, the same weights as transposed convolutions, invert them
 (to about 150 dB): that is the decoder the path starts from and fits to each song.
 
-Nothing here is learned; it is all numpy.
+The analysis is designed, not learned. The decoder is its adjoint: the path fits the
+decoder's first layer to each song (:mod:`codec.refine`), starting from
+:func:`synthesis_start`, with which it inverts the analysis exactly.
 
->>> first, second = analysis_weights()
->>> first.shape, second.shape
-((4, 2, 32), (8, 4, 32))
+>>> audio = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+>>> latents = analyse(audio)
+>>> latents.shape
+(8, 1024)
+>>> back = synthesize(latents.astype(np.float32), synthesis_start())
+>>> bool(np.abs(back - audio)[:, 256:-256].max() < 1e-5)
+True
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import math
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import firwin
+
+from codec.convolutions import conv1d, transposed_conv1d
 
 STRIDE = 4  # audio samples per latent step
 HIDDEN = 4  # mid and side, each split into even and odd samples
@@ -36,8 +44,24 @@ TAPS = 64  # length of the band filters
 CONTEXT_STEPS = math.ceil((1 + (KERNEL - 1) * (1 + 2)) / STRIDE) + 1
 
 
-@functools.cache
-def pqmf_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
+# the first half of the 64-tap prototype that design_prototype() makes (it is symmetric):
+# stored, because the design takes seconds and every command would pay them
+PROTOTYPE_HALF = (
+    6.310370638728093e-06, 0.000124607604519334, -0.00023078034529149178,
+    -9.83986056807491e-06, -0.0002536481648555707, -0.00011913905890743303,
+    -0.00021593092991463098, -0.0002561639068556107, -0.00030413361753020286,
+    -0.00032335824568223816, -0.00020661018057655724, 0.00041104006122425244,
+    0.001578851688292914, 0.003259727886953118, 0.005278115561115782,
+    0.0066404226978742965, 0.006422981990537418, 0.003576029339680589,
+    -0.00259312014786726, -0.01181896474547713, -0.022600546279444834,
+    -0.03218293127664942, -0.03678563725054704, -0.03237371552631393,
+    -0.015564403142269194, 0.01529907664991034, 0.05937814700856865,
+    0.11299537182885672, 0.1699734368620781, 0.2226170334625145,
+    0.2631247474248907, 0.2851526990149856,
+)  # fmt: skip
+
+
+def design_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
     """The prototype lowpass of a perfect-reconstruction cosine-modulated filterbank.
 
     A cosine-modulated bank whose synthesis is the adjoint of its analysis reconstructs
@@ -74,18 +98,24 @@ def pqmf_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
     return np.concatenate([half, half[::-1]])
 
 
-def pqmf_basis(bands: int = 4, taps: int = TAPS) -> np.ndarray:
+def pqmf_prototype() -> np.ndarray:
+    """The 64-tap prototype lowpass of the 4-band filterbank (:func:`design_prototype`)."""
+    return np.concatenate([PROTOTYPE_HALF, PROTOTYPE_HALF[::-1]])
+
+
+def pqmf_basis() -> np.ndarray:
     """(taps, bands) analysis filters of the cosine-modulated filterbank.
 
     Each filter keeps all but about 0.06 % of its energy within a quarter band of its
     own band, where the 8-tap MDCT filterbank of the same shape leaks 5-10 %: a tone is
     coded in one band, not smeared over two.
     """
+    bands, taps = 4, TAPS
     n = np.arange(taps)[None, :]
     k = np.arange(bands)[:, None]
     phase = (-1.0) ** k * np.pi / 4
     modulation = np.cos((2 * k + 1) * np.pi / (2 * bands) * (n - (taps - 1) / 2) + phase)
-    filters = pqmf_prototype(bands, taps) * modulation
+    filters = pqmf_prototype() * modulation
     filters /= np.linalg.norm(filters, axis=1, keepdims=True)
     return filters.T.copy()
 
@@ -112,3 +142,35 @@ def analysis_weights() -> tuple[np.ndarray, np.ndarray]:
     first, second = first.astype(np.float32), second.astype(np.float32)
     first.flags.writeable = second.flags.writeable = False
     return first, second
+
+
+def analyse(audio: np.ndarray) -> np.ndarray:
+    """Latents (8 coded channels, steps), float64, of ``audio`` (2, 4 x steps) float32."""
+    second = analysis_weights()[1]
+    return conv1d(hidden_of(audio), second, stride=2, padding=PADDING).astype(np.float64)
+
+
+def hidden_of(audio: np.ndarray) -> np.ndarray:
+    """The first layer's output (4, 2 x steps): mid and side, each split into even and odd
+    samples (orthonormal, so the decoder's last layer, its adjoint, gives the audio back)."""
+    return conv1d(audio, analysis_weights()[0], stride=2, padding=PADDING)
+
+
+def synthesis_start() -> np.ndarray:
+    """The decoder's first layer (8 latents -> 4 hidden, as ``ConvTranspose1d`` holds it:
+    (in, out, taps)) before any fitting: the adjoint of the analysis's second layer."""
+    return analysis_weights()[1].copy()
+
+
+def synthesize(latents: np.ndarray, synthesis: np.ndarray) -> np.ndarray:
+    """Audio (2, 4 x steps), float32, of ``latents`` (8, steps) float32: the decoder's first
+    layer ``synthesis`` (a transposed convolution, fitted to the song), then the adjoint of
+    the analysis's first layer (designed: even and odd samples back together, mid and
+    side back to left and right)."""
+    zero = np.zeros(HIDDEN, np.float32)
+    mid0, mid1, side0, side1 = transposed_conv1d(latents, synthesis, zero, 2, PADDING)
+    r = np.float32(1 / math.sqrt(2))
+    audio = np.empty((2, 2 * len(mid0)), np.float32)
+    audio[0, 0::2], audio[0, 1::2] = r * (mid0 + side0), r * (mid1 + side1)
+    audio[1, 0::2], audio[1, 1::2] = r * (mid0 - side0), r * (mid1 - side1)
+    return audio

@@ -10,11 +10,10 @@ import numpy as np
 
 from codec import FilterbankPath, FitSettings
 
-# Fits in tests are tiny: a few small batches, enough to beat a floor that a broken
-# model would miss, nowhere near the benchmark's settings.
-TINY_PATH = FilterbankPath(frame_steps=64)  # frames that fit short signals
+TINY_PATH = FilterbankPath(frame_steps=64)  # transform frames that fit short signals
+# fits by gradient in tests are tiny: a few small batches, enough to beat a floor that a
+# broken model would miss, nowhere near the benchmark's settings
 TINY_SETTINGS = FitSettings(iterations=40, batch_size=8)
-QUICK = FitSettings(iterations=0)  # the decoder as it starts: no fitting
 
 
 def synthetic_stereo(seconds: float = 2.0, rate: int = 8000, seed: int = 0) -> np.ndarray:

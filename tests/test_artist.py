@@ -21,7 +21,7 @@ from codec import (
     train_artist,
     write_model,
 )
-from tests.helpers import TINY_PATH, TINY_SETTINGS, run, synthetic_stereo
+from tests.helpers import TINY_PATH, run, synthetic_stereo
 
 RATE = 8000
 
@@ -33,7 +33,7 @@ def songs() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def shared(songs):
-    return train_artist(songs[:2], quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
+    return train_artist(songs[:2], quality=8.0, path=TINY_PATH)
 
 
 def test_a_song_coded_with_a_shared_model_names_it_and_decodes_with_it(songs, shared):
@@ -43,7 +43,7 @@ def test_a_song_coded_with_a_shared_model_names_it_and_decodes_with_it(songs, sh
     assert set(info["sections"]) == {"HEAD", "MODL", "LAYT", "LATS"}
     decoded, _ = decompress(data, models=[shared])
     assert decoded.shape == songs[2].shape and snr_db(songs[2], decoded) > 25
-    own = compress(songs[2], RATE, quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
+    own = compress(songs[2], RATE, quality=8.0, path=TINY_PATH)
     assert len(data) < len(own)  # a short song: its own model costs more than it saves
 
 
@@ -56,7 +56,7 @@ def test_a_shared_model_codes_music_unlike_what_it_was_fitted_to(shared):
 
 def test_without_its_model_a_file_names_the_digest_it_needs(songs, shared):
     data = compress(songs[2], RATE, shared=shared)
-    other = train_artist(songs[1:], quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH)
+    other = train_artist(songs[1:], quality=8.0, path=TINY_PATH)
     for models in ([], [other]):
         with pytest.raises(MissingModelError, match=shared.digest.hex()):
             decompress(data, models=models)

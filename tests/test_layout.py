@@ -29,3 +29,21 @@ def test_the_command_line_defaults_are_the_codecs():
     assert cli.DEFAULT_QUALITY == DEFAULT_QUALITY
     assert FitSettings().iterations == cli.DEFAULT_ITERATIONS
     assert FitSettings.of_post().iterations == cli.POST_ITERATIONS
+
+
+def test_the_filterbank_path_never_imports_torch(tmp_path):
+    """Coding and decoding run on numpy: torch only for the post's model."""
+    code = (
+        "import sys, numpy as np, codec\n"
+        "audio = np.random.default_rng(0).uniform(-0.5, 0.5, (8000, 2)).astype(np.float32)\n"
+        "decoded, _ = codec.decompress(codec.compress(audio, 8000))\n"
+        "print(decoded.shape, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "(8000, 2) False", result.stderr
+
+
+def test_help_imports_nothing_heavy():
+    code = "import sys, codec.cli; print(sorted({'numpy', 'torch', 'scipy'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

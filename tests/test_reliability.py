@@ -27,9 +27,7 @@ from codec import (
     snr_db,
 )
 from tests.helpers import (
-    QUICK,
     TINY_PATH,
-    TINY_SETTINGS,
     boundary_and_middle_error,
     synthetic_stereo,
 )
@@ -48,7 +46,7 @@ def steady_tones(frames: int = 20000, rate: int = 8000) -> np.ndarray:
 
 def test_long_audio_is_coded_in_segments_with_invisible_edges():
     audio = steady_tones()
-    data = compress(audio, 8000, quality=8.0, settings=TINY_SETTINGS, path=TINY_PATH,
+    data = compress(audio, 8000, quality=8.0, path=TINY_PATH,
                     segment_frames=SEGMENT)  # fmt: skip
     info = describe(data)
     assert info["segments"] == -(-len(audio) // SEGMENT) and info["frames"] == len(audio)
@@ -62,7 +60,7 @@ def test_long_audio_is_coded_in_segments_with_invisible_edges():
 def test_files_are_read_coded_and_written_a_segment_at_a_time(stereo, tmp_path):
     source, coded, back = tmp_path / "a.wav", tmp_path / "a.sae", tmp_path / "b.wav"
     sf.write(source, stereo, 8000, subtype="FLOAT")
-    short = dict(settings=QUICK, path=TINY_PATH, segment_frames=SEGMENT)
+    short = dict(path=TINY_PATH, segment_frames=SEGMENT)
     report = compress_file(source, coded, **short)
     data = coded.read_bytes()
     assert describe(data)["segments"] == 6 and data == compress(stereo, 8000, **short)
@@ -74,7 +72,7 @@ def test_files_are_read_coded_and_written_a_segment_at_a_time(stereo, tmp_path):
 
 
 def test_a_damaged_last_segment_leaves_no_output(stereo, tmp_path):
-    data = bytearray(compress(stereo, 8000, settings=QUICK, path=TINY_PATH, segment_frames=SEGMENT))
+    data = bytearray(compress(stereo, 8000, path=TINY_PATH, segment_frames=SEGMENT))
     data[-20] ^= 0x01  # in the last segment's coefficients
     damaged, out = tmp_path / "damaged.sae", tmp_path / "out.wav"
     damaged.write_bytes(bytes(data))
@@ -108,7 +106,7 @@ def test_same_input_gives_the_same_bytes_whatever_the_thread_count(stereo):
         runs = []
         for count in (1, 2, 1):
             torch.set_num_threads(count)
-            runs.append(compress(stereo[:4000], 8000, settings=TINY_SETTINGS, path=TINY_PATH))
+            runs.append(compress(stereo[:4000], 8000, path=TINY_PATH))
         decoded = []
         for count in (1, 2):
             torch.set_num_threads(count)
@@ -128,7 +126,7 @@ def test_odd_rates_depths_and_channels_come_back_in_shape(tmp_path, rate, subtyp
     audio = synthetic_stereo(seconds=0.25, rate=rate)[:, :channels]
     source, coded, back = tmp_path / "in.wav", tmp_path / "in.sae", tmp_path / "out.wav"
     sf.write(source, audio, rate, subtype=subtype)
-    report = compress_file(source, coded, settings=QUICK, path=TINY_PATH)
+    report = compress_file(source, coded, path=TINY_PATH)
     assert report.snr_db > 10 if subtype != "PCM_U8" else report.snr_db > 5
     assert decompress_file(coded, back) == (len(audio), channels, rate)
     assert sf.info(back).frames == len(audio)
@@ -152,7 +150,7 @@ def square(frames: int) -> np.ndarray:
 )
 def test_odd_signals_code_and_keep_their_shape(audio, floor):
     audio = audio.astype(np.float32)
-    decoded, _ = decompress(compress(audio, 8000, quality=8.0, settings=QUICK, path=TINY_PATH))
+    decoded, _ = decompress(compress(audio, 8000, quality=8.0, path=TINY_PATH))
     assert decoded.shape == audio.shape
     if floor is not None:
         assert snr_db(audio, decoded) > floor
@@ -185,7 +183,7 @@ def test_unusable_audio_in_a_file_is_a_clear_error_and_no_output(tmp_path, damag
     source, target = tmp_path / "bad.wav", tmp_path / "bad.sae"
     sf.write(source, damage(synthetic_stereo(seconds=0.25)), 8000, subtype="FLOAT")
     with pytest.raises(AudioError, match=message):
-        compress_file(source, target, settings=QUICK, path=TINY_PATH)
+        compress_file(source, target, path=TINY_PATH)
     assert sorted(os.listdir(tmp_path)) == ["bad.wav"]
 
 

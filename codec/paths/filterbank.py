@@ -11,9 +11,11 @@ Designed (the same for every song):
 
 Fitted to each song (each segment): the frame length (a quick estimate of distortion +
 lambda x rate picks one of :data:`FRAME_STEPS`), the entropy tables
-(:mod:`codec.entropy_model`), and the decoder, which starts as the filterbank's exact
-inverse and is fitted to turn the song's quantized latents back into the song
-(:func:`codec.training.fit_decoder`); its offsets from that start go into the file.
+(:mod:`codec.entropy_model`), and the decoder's first layer, which starts as the
+filterbank's exact inverse and is fitted, in closed form, to turn the song's quantized
+latents back into the song (:mod:`codec.refine`); its offsets go into the file.
+
+Nothing here needs torch: analysis, fitting and synthesis are numpy.
 
 >>> from codec.segments import blocks_of_array, coding_signal
 >>> t = np.arange(8000) / 8000
@@ -33,7 +35,6 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from bitstream import FormatError, SharedModel
@@ -48,9 +49,16 @@ from bitstream.filterbank import (
 from bitstream.sae import SHARED_MODEL, segment_size
 from codec.audio import to_channels
 from codec.entropy_model import estimated_bits, fit_tables
-from codec.networks import analyse, decode_latents, filterbank_decoder
 from codec.paths.base import EncodeOptions
-from codec.pqmf import CODED_CHANNELS, CONTEXT_STEPS, STRIDE
+from codec.pqmf import (
+    CODED_CHANNELS,
+    CONTEXT_STEPS,
+    STRIDE,
+    analyse,
+    hidden_of,
+    synthesis_start,
+    synthesize,
+)
 from codec.quantizer import (
     dequantize,
     quality_to_lambda,
@@ -60,13 +68,14 @@ from codec.quantizer import (
     trellis_quantize,
 )
 from codec.rate import RATE_TOLERANCE, Candidate, off_target, search_rate
+from codec.refine import fit_synthesis
 from codec.segments import SegmentSignal, layout
 from codec.settings import FitSettings
-from codec.training import fit_decoder
 from codec.transform import frame_count, imdct, mdct
 
 NAME = "filterbank"
 FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
+SYNTHESIS = "synthesis"  # the decoder's first layer, as WGTS names its offsets
 WEIGHT_STEP = 0.0095  # x the coding's rms error: the weights' rounding stays ~30 dB below it
 SMALLEST_WEIGHT_STEP = 2.0**-20
 
@@ -113,12 +122,12 @@ def encode(
     if frame_steps is None:
         frame_steps = choose_frame_steps([latents], signal.samples, quality)
     coefficients = mdct(latents, frame_steps)
-    unfitted = weight_offsets(filterbank_decoder())  # all zero
+    unfitted = np.zeros(synthesis_start().shape)
     code = _counted(passes, code_at, coefficients, signal, unfitted)
     best = code(quality) if target is None else search_rate(code, target, quality)
     passes.close()
     if signal.gain > 0:  # fitting the decoder is what the path learns of the song
-        offsets = fit(signal, best, options)
+        offsets = fit(signal, latents, best, options)
         best = refit_weights(best, offsets, signal)
         if target is not None and abs(off_target(best.bits_per_sample, target)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
@@ -188,53 +197,52 @@ def code_at(
     return Candidate(quality, bits, distortion, (segment, sections))
 
 
-def fit(signal: SegmentSignal, best: Candidate, options: EncodeOptions) -> dict[str, np.ndarray]:
-    """The decoder fitted to the segment's quantized latents: its offsets from the start."""
+def fit(
+    signal: SegmentSignal, latents: np.ndarray, best: Candidate, options: EncodeOptions
+) -> np.ndarray:
+    """The decoder's first layer fitted to the segment's dequantized latents
+    (:mod:`codec.refine`): its offsets from where it starts."""
     segment: FilterbankSegment = best.coded[0]
     dequantized = imdct(dequantize(segment.indices, segment.model.step), signal.steps)
-    dequantized = dequantized.astype(np.float32)
-    decoder = filterbank_decoder()
-    start = {name: value.clone() for name, value in decoder.state_dict().items()}
-    settings = options.settings
+    start = synthesis_start()
+    fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
+    if options.on_fit_step is not None:  # before and after: the fit has no iterations
+        for iteration, layer in enumerate((start, fitted)):
+            options.on_fit_step(iteration, _reconstruct(signal, dequantized, layer))
+    return fitted.astype(np.float64) - start
+
+
+def _decoded_part(signal: SegmentSignal, latents: np.ndarray, hidden: np.ndarray):
+    """The latents and hidden signal of the segment itself, its margins cut: the margins
+    are never decoded, and their error (reflected audio at a track's ends) would pull the
+    fit away from the music."""
+    inside = slice(CONTEXT_STEPS, signal.steps - CONTEXT_STEPS)
+    return latents[:, inside], hidden[:, 2 * inside.start : 2 * inside.stop]
+
+
+def _reconstruct(signal: SegmentSignal, dequantized: np.ndarray, layer: np.ndarray):
+    """A function giving frames of the segment as the decoder ``layer`` decodes them."""
 
     def reconstruct(first_frame: int, count: int) -> np.ndarray:
-        """Frames of the segment as the decoder, fitted so far, decodes them."""
-        left = signal.left + first_frame
-        first = max(left // STRIDE - CONTEXT_STEPS, 0)
-        last = min(-(-(left + count) // STRIDE) + CONTEXT_STEPS, signal.steps)
-        window = torch.from_numpy(dequantized[None, :, first:last]).to(settings.device)
-        with torch.no_grad():
-            out = decoder(window)[0].cpu().numpy().T * signal.gain
-        return to_channels(out[left - first * STRIDE :][:count], signal.channels)
+        start = signal.left + first_frame
+        first = max(start // STRIDE - CONTEXT_STEPS, 0)
+        last = min(-(-(start + count) // STRIDE) + CONTEXT_STEPS, signal.steps)
+        out = synthesize(dequantized[:, first:last].astype(np.float32), layer)
+        out = out.T[start - first * STRIDE :][:count] * signal.gain
+        return to_channels(out, signal.channels)
 
-    def on_step(iteration: int) -> None:
-        options.on_fit_step(iteration, reconstruct)
-
-    bits = best.bits_per_sample if options.progress else None
-    step = on_step if options.on_fit_step is not None else None
-    fit_decoder(decoder, dequantized, signal.audio, settings, options.progress, bits, step)
-    return weight_offsets(decoder, start)
+    return reconstruct
 
 
-def weight_offsets(decoder: torch.nn.Module, start: dict | None = None) -> dict[str, np.ndarray]:
-    """The decoder's weights as offsets from ``start`` (its own weights if None: zeros)."""
-    weights = decoder.state_dict()
-    start = weights if start is None else start
-    return {name: (weights[name] - start[name]).double().numpy() for name in weights}
-
-
-def weight_integers(offsets: dict[str, np.ndarray], distortion: float) -> tuple[dict, float]:
-    """The decoder's weight offsets as integers, and their step.
-
-    The offsets are small numbers, rounded to a step that grows with the coding's own
-    error, so that they cost about 1 kB and change the SNR by less than 0.01 dB
-    (measured on 60 s excerpts).
-    """
+def weight_integers(offsets: np.ndarray, distortion: float) -> tuple[dict, float]:
+    """The decoder's weight offsets as integers, named as the file holds them, and their
+    step: rounded to a step that grows with the coding's own error, so that they cost
+    about 1 kB and change the SNR by less than 0.01 dB (measured on 60 s excerpts)."""
     step = max(WEIGHT_STEP * float(np.sqrt(distortion)), SMALLEST_WEIGHT_STEP)
-    return {name: np.round(value / step).astype(np.int64) for name, value in offsets.items()}, step
+    return {SYNTHESIS: np.round(offsets / step).astype(np.int64)}, step
 
 
-def refit_weights(best: Candidate, offsets: dict, signal: SegmentSignal) -> Candidate:
+def refit_weights(best: Candidate, offsets: np.ndarray, signal: SegmentSignal) -> Candidate:
     """``best`` with the fitted decoder's weights in its WGTS section."""
     segment, sections = best.coded
     weights, weight_step = weight_integers(offsets, best.distortion)
@@ -254,26 +262,18 @@ def train(
     progress: bool = False,
     frame_steps: int | None = None,
 ) -> SharedModel:
-    """One model fitted to several segments (an artist's songs), as :func:`encode` fits
-    one to each: the frame length, the tables (covering every symbol, for songs they were
-    not fitted to) and the decoder, at one quality."""
+    """One model fitted to several segments (an artist's songs) at one quality: the frame
+    length and the tables (covering every symbol, for songs they were not fitted to).
+    Nothing of ``settings`` is used: nothing here is fitted by gradient."""
     latents = [analyse(signal.audio) for signal in signals]
     samples = sum(signal.samples for signal in signals)
     step, lam = quantizer_step(quality), quality_to_lambda(quality)
     frame_steps = frame_steps or choose_frame_steps(latents, samples, quality)
     indices, _ = quantize(_pooled(latents, frame_steps), step, lam)
     tables = fit_tables(indices, cover_all=True)
-    counts = np.cumsum([frame_count(signal.steps, frame_steps) for signal in signals])[:-1]
-    dequantized, error = [], 0.0
-    for each, signal, k in zip(latents, signals, np.split(indices, counts, axis=1), strict=True):
-        levels = imdct(dequantize(k, step), signal.steps)
-        error += float(np.sum((each - levels) ** 2))
-        dequantized.append(levels.astype(np.float32))
-    decoder = filterbank_decoder()
-    start = {name: value.clone() for name, value in decoder.state_dict().items()}
-    audio = np.concatenate([signal.audio for signal in signals], axis=1)
-    fit_decoder(decoder, np.concatenate(dequantized, axis=1), audio, settings, progress)
-    weights, weight_step = weight_integers(weight_offsets(decoder, start), error / samples)
+    # the decoder stays the designed inverse: its fit corrects one song's quantization
+    # error, and fitted to tones it cost a song of noise 7.6 dB (tests/test_artist.py)
+    weights, weight_step = weight_integers(np.zeros(synthesis_start().shape), 1.0)
     model = FilterbankModel(step, frame_steps, weights, weight_step, tables)
     return SharedModel(NAME, quality, dict(model_sections(model)))
 
@@ -299,16 +299,13 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
         raise FormatError(f"coefficients of shape {segment.indices.shape} for {frames} frames")
     if coded != CODED_CHANNELS:
         raise FormatError(f"{coded} coded latent channels; the filterbank has {CODED_CHANNELS}")
-    decoder = filterbank_decoder()
-    start = decoder.state_dict()
-    if {n: w.shape for n, w in model.weights.items()} != {n: w.shape for n, w in start.items()}:
+    start = synthesis_start()
+    if set(model.weights) != {SYNTHESIS} or model.weights[SYNTHESIS].shape != start.shape:
         raise FormatError("decoder weights do not fit the filterbank's decoder")
     if frames == 0:
         return np.zeros((2, 0), dtype=np.float32)
-    fitted = {name: start[name] + torch.from_numpy(model.weights[name] * model.weight_step)
-              for name in start}  # fmt: skip
-    decoder.load_state_dict(fitted)
+    layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
     latents = np.empty((coded, steps), dtype=np.float32)
     for channel, indices in enumerate(segment.indices):  # a channel at a time: less memory
         latents[channel] = imdct(dequantize(indices[None], model.step), steps)[0]
-    return decode_latents(decoder, latents)[:, left : left + frames]
+    return synthesize(latents, layer)[:, left : left + frames]

@@ -1,0 +1,76 @@
+"""What the filterbank path fits of its decoder: the synthesis layer that turns a song's
+quantized latents back into the song, by ridge least squares.
+
+The decoder is the analysis's adjoint (:mod:`codec.pqmf`): a transposed convolution from
+the 8 latent channels to 4 hidden ones (mid and side, even and odd samples), then the
+designed merge of those into left and right, which is orthonormal. So the error of the
+audio is the error of the hidden signal, and the best first layer for a song, given its
+dequantized latents, is a linear least-squares problem: for each hidden channel and
+output phase, 8 latent channels x 16 taps of regression. Its normal equations need only
+the latents' correlations at 31 lags, so fitting takes one pass over the segment, in
+closed form. The ridge term pulls the layer toward where it starts, the exact inverse,
+so that directions the quantized latents barely excite (silent bands) stay put.
+
+Measured on 20 s excerpts (two corpus songs, two orchestral pieces, qualities 4, 7 and
+12), this gained 0.00 to 0.11 dB, as much as or more than 300 iterations of Adam on the
+post's windows (-0.002 to 0.08 dB), in well under a second.
+
+>>> from codec.pqmf import analyse, hidden_of, synthesis_start, synthesize
+>>> rng = np.random.default_rng(0)
+>>> audio = rng.standard_normal((2, 4096)).astype(np.float32)
+>>> latents = analyse(audio)
+>>> noisy = latents + 0.1 * rng.standard_normal(latents.shape)
+>>> fitted = fit_synthesis(noisy, hidden_of(audio))
+>>> def error(layer):
+...     return float(np.sum((synthesize(noisy.astype(np.float32), layer) - audio) ** 2))
+>>> error(fitted) < error(synthesis_start())
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec.pqmf import CODED_CHANNELS, HIDDEN, KERNEL, PADDING, synthesis_start
+
+RIDGE = 1e-3  # x the mean energy of a regressor: measured 1e-8 to 1e-2; 1e-5 overfit once
+
+
+def fit_synthesis(latents: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """The decoder's first layer (8, 4, KERNEL) that best turns ``latents`` (8, steps),
+    dequantized, into ``hidden`` (4, 2 x steps), the song's own hidden signal."""
+    steps = latents.shape[1]
+    lags = KERNEL // 2  # taps of one output phase
+    if steps < KERNEL:  # too short to tell 16 lags apart: left as it starts
+        return synthesis_start()
+    correlation = [latents[:, : steps - d] @ latents[:, d:].T for d in range(lags)]
+    layer = synthesis_start().astype(np.float64)
+    for phase in (0, 1):
+        # output 2u + phase of the transposed convolution reads tap k of latent u - m,
+        # with k = 2m + phase + PADDING: taps of one parity
+        taps = np.arange((phase + PADDING) % 2, KERNEL, 2)
+        shifts = (taps - phase - PADDING) // 2
+        gram = np.zeros((CODED_CHANNELS, lags, CODED_CHANNELS, lags))
+        for j, a in enumerate(shifts):
+            for jj, b in enumerate(shifts):
+                d = b - a  # sum_u x_i[u - a] x_i'[u - b] = sum_v x_i[v] x_i'[v + a - b]
+                gram[:, j, :, jj] = correlation[-d] if d <= 0 else correlation[d].T
+        gram = gram.reshape(CODED_CHANNELS * lags, -1)
+        target = hidden[:, phase::2]
+        cross = np.stack([_lagged(latents, m) @ target.T for m in shifts], axis=1)
+        start = layer[:, :, taps].transpose(0, 2, 1).reshape(-1, HIDDEN)
+        ridge = RIDGE * np.trace(gram) / len(gram)
+        solution = np.linalg.solve(gram + ridge * np.eye(len(gram)),
+                                   cross.reshape(-1, HIDDEN) + ridge * start)  # fmt: skip
+        layer[:, :, taps] = solution.reshape(CODED_CHANNELS, lags, HIDDEN).transpose(0, 2, 1)
+    return layer.astype(np.float32)
+
+
+def _lagged(latents: np.ndarray, shift: int) -> np.ndarray:
+    """``latents`` delayed by ``shift`` steps (advanced if negative), zeros shifted in."""
+    out = np.zeros_like(latents)
+    if shift >= 0:
+        out[:, shift:] = latents[:, : latents.shape[1] - shift]
+    else:
+        out[:, :shift] = latents[:, -shift:]
+    return out
