@@ -40,7 +40,7 @@ import numpy as np
 from bitstream.container import FormatError
 from bitstream.entropy import FrequencyTable, RawBits, SymbolReader, TableSet, encode_symbols
 from bitstream.integers import MAX_CLASS, bit_classes, runs_of
-from bitstream.trellis import NEXT_STATE, quantizer_bits
+from bitstream.trellis import NEXT_STATE
 
 LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
 DISTANCE = (0, 2, 1)  # how far each level's known neighbouring frames are
@@ -52,11 +52,11 @@ GROUPS = 8
 MAX_RUNGS = 64
 RUNGS_PER_REMAINDER_TABLE = 4
 
-_NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
+NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
 _PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0], dtype=np.int8)
 _NEAR_OF_HEAD = np.minimum(np.arange(HEADS), NEAR_CAP).astype(np.int8)
 _MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
-_BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
+BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
 
 
 def bin_groups(bins: int) -> np.ndarray:
@@ -102,7 +102,7 @@ def far_activity(known: np.ndarray, level: int) -> np.ndarray:
 
 def buckets(near: np.ndarray, far: np.ndarray, level: int) -> np.ndarray:
     activity = 3 * near if level == 0 else 2 * near + far
-    return _BUCKET_OF_ACTIVITY[activity]
+    return BUCKET_OF_ACTIVITY[activity]
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,32 +161,24 @@ class CoefficientTables:
         return np.clip(r, 0, self.rungs - 1)
 
 
-def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Level, quantizer and activity bucket of every index of ``k``, as the decoder will
-    see them: everything but the maps that turn them into rungs."""
-    frames = k.shape[1]
-    quantizer = quantizer_bits(k).astype(np.int64)
-    magnitude = np.abs(k)
-    near = np.minimum(magnitude, NEAR_CAP)
-    m1, m2 = np.zeros_like(near), np.zeros_like(near)
-    m1[:, :, 1:], m2[:, :, 2:] = near[:, :, :-1], near[:, :, :-2]
-    level = np.zeros(k.shape, dtype=np.int64)
-    bucket = np.zeros(k.shape, dtype=np.int64)
-    known = np.zeros(k.shape, dtype=np.int8)
-    for index in range(len(LEVELS)):
-        f = level_frames(frames, index)
-        level[:, f] = index
-        bucket[:, f] = buckets(near_activity(m1[:, f], m2[:, f]), far_activity(known, index), index)
-        known[:, f] = np.minimum(magnitude[:, f], FAR_CAP)
-    return level, quantizer, bucket
+def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The context of every index of ``k`` (channels, frames, bins) as the decoder will see
+    it, ``(level x 2 + quantizer) x BUCKETS + bucket``, and its quantizer (int8 each):
+    everything but the maps that turn them into rungs."""
+    from bitstream.kernels import context_keys_of  # compiled: only the encoder needs it
+
+    context = np.empty(k.shape, np.int8)
+    quantizer = np.empty(k.shape, np.int8)
+    context_keys_of(np.ascontiguousarray(k, dtype=np.int64), context, quantizer)
+    return context, quantizer
 
 
 def coding_contexts(k: np.ndarray, tables: CoefficientTables) -> tuple[np.ndarray, np.ndarray]:
     """Rung and quantizer of every index of ``k``."""
-    level, quantizer, bucket = context_keys(k)
-    channel = np.arange(k.shape[0])[:, None, None]
+    context, quantizer = context_keys(k)
     group = bin_groups(k.shape[2])[None, None, :]
-    return tables.rung(channel, group, level, quantizer, bucket), quantizer
+    rung = tables.base[np.arange(k.shape[0])[:, None, None], group] + tables.adjust.ravel()[context]
+    return np.clip(rung, 0, tables.rungs - 1), quantizer.astype(np.int64)
 
 
 def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
@@ -254,7 +246,7 @@ def decode_coefficients(
             r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, tables.rungs - 1)
             h = reader.read(heads.choose(2 * r + quantizer), len(r)).astype(np.int8)
             head[j], rung[j] = h, r
-            state = _NEXT[2 * state + _PARITY_OF_HEAD[h]]
+            state = NEXT[2 * state + _PARITY_OF_HEAD[h]]
             m2, m1 = m1, _NEAR_OF_HEAD[h]
         head = np.moveaxis(head.reshape(bins, channels, rows), 0, 2)
         rung = np.moveaxis(rung.reshape(bins, channels, rows), 0, 2)

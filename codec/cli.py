@@ -239,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         print("sae: interrupted; no output was written", file=sys.stderr)
         return 130
     except Exception as error:
-        from codec.commands import DATA_ERRORS
+        if not isinstance(error, OSError):  # a missing file needs no codec to say so
+            from codec.commands import DATA_ERRORS
 
-        if not isinstance(error, DATA_ERRORS):
-            raise
+            if not isinstance(error, DATA_ERRORS):
+                raise
         print(f"sae: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -2,13 +2,13 @@
 ``ConvTranspose1d`` compute them: what the filterbank path runs to analyse and to decode,
 so that neither needs torch.
 
-Each is a sum over the kernel's taps of one small matrix product, so memory stays a few
-times the output whatever the length, and numpy's BLAS does the work.
+Both are matrix products of the weights with windows of the input, a block of outputs at
+a time: BLAS does the work, and memory stays a few times the output whatever the length.
 
 >>> rng = np.random.default_rng(0)
 >>> x = rng.standard_normal((3, 20)).astype(np.float32)
 >>> weight = rng.standard_normal((3, 2, 8)).astype(np.float32)  # (in, out, taps)
->>> up = transposed_conv1d(x, weight, np.zeros(2, np.float32), stride=2, padding=3)
+>>> up = transposed_conv1d(x, weight, stride=2, padding=3)
 >>> up.shape, conv1d(up, weight, stride=2, padding=3).shape  # weight as (out, in, taps)
 ((2, 40), (3, 20))
 """
@@ -17,29 +17,44 @@ from __future__ import annotations
 
 import numpy as np
 
+BLOCK = 1 << 14  # outputs per matrix product: its windows stay within the caches
+
 
 def conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
     """(out, steps) of ``x`` (in, length) and ``weight`` (out, in, taps), zero-padded by
     ``padding`` on each side, as ``torch.nn.functional.conv1d`` without bias."""
-    taps = weight.shape[2]
+    out_channels, _, taps = weight.shape
     padded = np.pad(x, ((0, 0), (padding, padding)))
-    steps = (padded.shape[1] - taps) // stride + 1
-    out = np.zeros((weight.shape[0], steps), dtype=np.result_type(x, weight))
-    for k in range(taps):
-        out += weight[:, :, k] @ padded[:, k : k + stride * (steps - 1) + 1 : stride]
-    return out
+    windows = np.lib.stride_tricks.sliding_window_view(padded, taps, axis=1)[:, ::stride]
+    return _product(windows, weight.reshape(out_channels, -1))
 
 
-def transposed_conv1d(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int, padding: int
-) -> np.ndarray:
+def transposed_conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: int) -> np.ndarray:
     """(out, length) of ``x`` (in, steps) and ``weight`` (in, out, taps), as
-    ``torch.nn.functional.conv_transpose1d``: each input step spreads the kernel over the
-    output from ``stride x step - padding``."""
-    steps = x.shape[1]
-    taps = weight.shape[2]
-    full = np.zeros((weight.shape[1], stride * (steps - 1) + taps), dtype=np.result_type(x, weight))
-    for k in range(taps):
-        full[:, k : k + stride * (steps - 1) + 1 : stride] += weight[:, :, k].T @ x
+    ``torch.nn.functional.conv_transpose1d`` without bias: each input step spreads the
+    kernel over the output from ``stride x step - padding``."""
+    channels, steps = x.shape
+    out_channels, taps = weight.shape[1], weight.shape[2]
+    per_phase = -(-taps // stride)
+    # phase r of the full output, at stride x n + r, reads taps r, r + stride, ... of the
+    # steps n, n - 1, ...: a plain convolution with those taps, reversed
+    kernel = np.zeros((channels, out_channels, stride * per_phase), weight.dtype)
+    kernel[:, :, :taps] = weight
+    kernel = kernel.reshape(channels, out_channels, per_phase, stride)[:, :, ::-1]
+    padded = np.pad(x, ((0, 0), (per_phase - 1, per_phase - 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, per_phase, axis=1)
+    matrix = kernel.transpose(3, 1, 0, 2).reshape(stride * out_channels, -1)
+    phases = _product(windows, matrix)  # (stride x out, steps + per_phase - 1)
+    full = phases.reshape(stride, out_channels, -1).transpose(1, 2, 0).reshape(out_channels, -1)
     length = stride * (steps - 1) + taps - 2 * padding
-    return full[:, padding : padding + length] + bias[:, None]
+    return full[:, padding : padding + length]
+
+
+def _product(windows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` (out, in x taps) times each window of ``windows`` (in, positions, taps)."""
+    positions = windows.shape[1]
+    out = np.empty((matrix.shape[0], positions), np.result_type(windows, matrix))
+    for start in range(0, positions, BLOCK):
+        block = windows[:, start : start + BLOCK].transpose(1, 0, 2)
+        out[:, start : start + BLOCK] = matrix @ block.reshape(len(block), -1).T
+    return out

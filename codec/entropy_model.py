@@ -37,10 +37,9 @@ from bitstream.context import (
     bin_groups,
     coding_contexts,
     context_keys,
-    split_heads,
 )
 from bitstream.entropy import PRECISION, FrequencyTable, code_lengths
-from bitstream.integers import MAX_CLASS, bit_classes
+from bitstream.integers import MAX_CLASS
 
 RUNG = np.log(2) / 4  # ladder spacing in log scale: a quarter of an octave
 SMALLEST = 0.01  # scale of the lowest rung, in indices
@@ -60,8 +59,13 @@ def fit_tables(k: np.ndarray, cover_all: bool = False) -> CoefficientTables:
 def estimated_bits(k: np.ndarray) -> float:
     """The bits that coding ``k`` under tables fitted to it takes, tables left out: the
     ideal code length of its heads and remainder classes, plus its raw bits."""
-    tables, rung, quantizer = _fit(k)
-    return float(_index_bits(np.abs(k).ravel(), rung, quantizer, tables).sum())
+    from codec.kernels import index_bits_sum
+
+    tables, k, context, rung_of_pair = _fit(k)
+    heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
+    remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
+    contexts = len(LEVELS) * 2 * BUCKETS
+    return index_bits_sum(k, context, _envelope_keys(k), rung_of_pair, contexts, heads, remainders)
 
 
 def index_bits(k: np.ndarray, tables: CoefficientTables) -> np.ndarray:
@@ -75,56 +79,64 @@ BEYOND_BITS = PRECISION + 8.0  # a symbol past a short table: the coder's least 
 
 
 def _index_bits(magnitude, rung, quantizer, tables: CoefficientTables) -> np.ndarray:
-    head, remainder = split_heads(magnitude)
-    size, width, _ = bit_classes(remainder)
+    head, size = heads_and_classes(magnitude)
     heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
     bits = heads[2 * rung + quantizer, head] + (magnitude > 0)
     big = head >= 3
     remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
-    bits[big] += remainders[rung[big] // RUNGS_PER_REMAINDER_TABLE, size[big]] + width[big]
+    size = size[big]
+    bits[big] += remainders[rung[big] // RUNGS_PER_REMAINDER_TABLE, size] + np.maximum(size - 1, 0)
     return bits
 
 
-def _fit(
-    k: np.ndarray, cover_all: bool = False
-) -> tuple[CoefficientTables, np.ndarray, np.ndarray]:
-    """The tables, and the rung and quantizer of each index of ``k`` (flattened)."""
+def heads_and_classes(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Head symbol and remainder class (its bit length) of each magnitude, in one pass
+    (:mod:`bitstream.context`)."""
+    from codec.kernels import heads_and_classes_of  # compiled: decoding never needs it
+
+    flat = np.ascontiguousarray(magnitude, np.int64).ravel()
+    head, size = np.empty(flat.shape, np.int8), np.empty(flat.shape, np.int8)
+    heads_and_classes_of(flat, head, size)
+    return head.reshape(np.shape(magnitude)), size.reshape(np.shape(magnitude))
+
+
+def _envelope_keys(k: np.ndarray) -> np.ndarray:
+    """(channels, bins): the envelope factor of each index, by channel and bin group."""
     channels, _, bins = k.shape
-    level, quantizer, bucket = context_keys(k)
+    return np.arange(channels)[:, None] * GROUPS + bin_groups(bins)[None, :]
+
+
+def _fit(k: np.ndarray, cover_all: bool = False):
+    """The tables, and what pricing ``k`` under them needs: ``k`` as int64, each index's
+    context, and the rung of each (envelope, context) pair."""
+    from codec.kernels import pair_sums, symbol_counts
+
+    channels = k.shape[0]
+    k = np.ascontiguousarray(k, dtype=np.int64)
+    context, _ = context_keys(k)
     contexts = len(LEVELS) * 2 * BUCKETS
-    channel = np.arange(channels)[:, None, None]
-    envelope_key = channel * GROUPS + bin_groups(bins)[None, None, :]
-    context_key = (level * 2 + quantizer) * BUCKETS + bucket
-    pair = (envelope_key * contexts + context_key).ravel()
-    magnitude = np.abs(k).ravel()
+    envelope_keys = _envelope_keys(k)
     # sums and counts per (envelope, context) pair are all the fit needs
     shape = (channels * GROUPS, contexts)
-    total = np.bincount(pair, magnitude + 0.05, np.prod(shape)).reshape(shape)
-    count = np.bincount(pair, minlength=np.prod(shape)).reshape(shape)
-    envelope, context = np.zeros(shape[0]), np.zeros(shape[1])
+    total, count = pair_sums(k, context, envelope_keys, contexts, shape[0] * shape[1])
+    total, count = total.reshape(shape), count.reshape(shape)
+    envelope, context_scale = np.zeros(shape[0]), np.zeros(shape[1])
 
     def log_mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
         return np.log(np.where(count > 0, total / np.maximum(count, 1), 1.0))
 
     # Laplace maximum likelihood for scale = exp(envelope + context), one factor at a time
     for _ in range(FIT_ROUNDS):
-        envelope = log_mean((total / np.exp(context)).sum(1), count.sum(1))
-        context = log_mean((total / np.exp(envelope)[:, None]).sum(0), count.sum(0))
+        envelope = log_mean((total / np.exp(context_scale)).sum(1), count.sum(1))
+        context_scale = log_mean((total / np.exp(envelope)[:, None]).sum(0), count.sum(0))
     base = np.clip(np.round((envelope - np.log(SMALLEST)) / RUNG), -128, 127).astype(np.int64)
-    adjust = np.clip(np.round(context / RUNG), -128, 127).astype(np.int64)
+    adjust = np.clip(np.round(context_scale / RUNG), -128, 127).astype(np.int64)
     rungs = int(np.clip(base.max() + adjust.max() + 1, 1, MAX_RUNGS))
-    rung = np.clip(base[:, None] + adjust[None, :], 0, rungs - 1).ravel()[pair]
-    head, remainder = split_heads(magnitude)
-    quantizer = quantizer.ravel()
-    heads = np.bincount((rung * 2 + quantizer) * HEADS + head, minlength=rungs * 2 * HEADS)
-    big = head >= 3
-    size = bit_classes(remainder[big])[0]
+    rung_of_pair = np.clip(base[:, None] + adjust[None, :], 0, rungs - 1).ravel()
+    heads, sizes, largest = symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs)
     remainder_tables = CoefficientTables.remainder_tables(rungs)
-    classes = MAX_CLASS if cover_all else int(size.max(initial=0)) + 1
-    remainders = np.bincount(
-        rung[big] // RUNGS_PER_REMAINDER_TABLE * classes + size,
-        minlength=remainder_tables * classes,
-    )
+    classes = MAX_CLASS if cover_all else largest + 1
+    remainders = sizes[:remainder_tables, :classes]
 
     def table(counts: np.ndarray) -> FrequencyTable:
         """Symbols never seen keep the least frequency. A table nobody uses has one symbol
@@ -140,6 +152,6 @@ def _fit(
         base.reshape(channels, GROUPS),
         adjust.reshape(len(LEVELS), 2, BUCKETS),
         [table(counts) for counts in heads.reshape(-1, HEADS)],
-        [remainder_table(counts) for counts in remainders.reshape(remainder_tables, classes)],
+        [remainder_table(counts) for counts in remainders],
     )
-    return tables, rung, quantizer
+    return tables, k, context, rung_of_pair

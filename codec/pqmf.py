@@ -28,8 +28,6 @@ import functools
 import math
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.signal import firwin
 
 from codec.convolutions import conv1d, transposed_conv1d
 
@@ -72,6 +70,9 @@ def design_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
     prototype alone stops near 60 dB. (Stopbands from 3/4 to 11/10 of a band coded two
     songs within 0.08 dB of each other; 9/10 did best.)
     """
+    from scipy.optimize import least_squares  # only to design: the codec uses the stored one
+    from scipy.signal import firwin
+
     m = taps // (2 * bands)
 
     def polyphase_errors(prototype: np.ndarray) -> np.ndarray:
@@ -145,15 +146,30 @@ def analysis_weights() -> tuple[np.ndarray, np.ndarray]:
 
 
 def analyse(audio: np.ndarray) -> np.ndarray:
-    """Latents (8 coded channels, steps), float64, of ``audio`` (2, 4 x steps) float32."""
-    second = analysis_weights()[1]
-    return conv1d(hidden_of(audio), second, stride=2, padding=PADDING).astype(np.float64)
+    """Latents (8 coded channels, steps), float64, of ``audio`` (2, 4 x steps) float32:
+    each side's four bands come from its own two hidden channels (the second layer's
+    other weights are zero)."""
+    hidden, second = hidden_of(audio), analysis_weights()[1]
+    bands = [
+        conv1d(
+            hidden[2 * side : 2 * side + 2],
+            second[4 * side : 4 * side + 4, 2 * side : 2 * side + 2],
+            2,
+            PADDING,
+        )
+        for side in range(2)
+    ]
+    return np.concatenate(bands).astype(np.float64)
 
 
 def hidden_of(audio: np.ndarray) -> np.ndarray:
     """The first layer's output (4, 2 x steps): mid and side, each split into even and odd
-    samples (orthonormal, so the decoder's last layer, its adjoint, gives the audio back)."""
-    return conv1d(audio, analysis_weights()[0], stride=2, padding=PADDING)
+    samples (orthonormal, so the decoder's last layer, its adjoint, gives the audio back).
+    The layer's only non-zero taps are these two per hidden channel."""
+    r = np.float32(1 / math.sqrt(2))
+    left, right = audio
+    mid, side = r * left + r * right, r * left - r * right
+    return np.stack([mid[0::2], mid[1::2], side[0::2], side[1::2]])
 
 
 def synthesis_start() -> np.ndarray:
@@ -167,8 +183,7 @@ def synthesize(latents: np.ndarray, synthesis: np.ndarray) -> np.ndarray:
     layer ``synthesis`` (a transposed convolution, fitted to the song), then the adjoint of
     the analysis's first layer (designed: even and odd samples back together, mid and
     side back to left and right)."""
-    zero = np.zeros(HIDDEN, np.float32)
-    mid0, mid1, side0, side1 = transposed_conv1d(latents, synthesis, zero, 2, PADDING)
+    mid0, mid1, side0, side1 = transposed_conv1d(latents, synthesis, 2, PADDING)
     r = np.float32(1 / math.sqrt(2))
     audio = np.empty((2, 2 * len(mid0)), np.float32)
     audio[0, 0::2], audio[0, 1::2] = r * (mid0 + side0), r * (mid1 + side1)

@@ -38,17 +38,13 @@ from bitstream.context import (
     FAR_CAP,
     HEADS,
     LEVELS,
-    NEAR_CAP,
     CoefficientTables,
     bin_groups,
-    buckets,
     far_activity,
     level_frames,
-    near_activity,
-    split_heads,
 )
 from bitstream.entropy import code_lengths
-from bitstream.integers import MAX_CLASS, bit_lengths
+from bitstream.integers import MAX_CLASS
 from bitstream.trellis import NEXT_STATE, QUANTIZER_OF_STATE, reconstruction_levels
 from codec.entropy_model import fit_tables
 
@@ -86,8 +82,6 @@ def dequantize(indices: np.ndarray, step: float) -> np.ndarray:
 _INTO = [[(s, p) for s in range(4) for p in range(2) if NEXT_STATE[s, p] == t] for t in range(4)]
 INTO_STATE = np.array([[s for s, _ in moves] for moves in _INTO])
 INTO_PARITY = np.array([[p for _, p in moves] for moves in _INTO])
-ROWS_PER_SEARCH = 8192  # bounds the search's memory: bins x rows x 4 back-pointers
-BINS_PER_BLOCK = 32  # bins whose candidates are priced together
 UNSEEN_BITS = 32.0  # the cost of a remainder class beyond its table: never chosen
 
 
@@ -108,9 +102,11 @@ def trellis_quantize(
     coefficients: np.ndarray, step: float, lam: float, tables: CoefficientTables
 ) -> np.ndarray:
     """The indices that minimize squared error + ``lam`` x bits under ``tables``."""
+    from codec.kernels import trellis_search  # compiled: decoding never needs it
+
     channels, frames, bins = coefficients.shape
     scaled = coefficients / step
-    costs = _Costs(tables, lam / step**2)
+    head_cost, remainder_cost = _costs(tables, lam / step**2)
     k = np.zeros(coefficients.shape, dtype=np.int64)
     known = np.zeros(coefficients.shape, dtype=np.int8)
     base = tables.base[:, bin_groups(bins)]  # (channels, bins)
@@ -119,98 +115,24 @@ def trellis_quantize(
         far = far_activity(known, level)
         rows = far.shape[1]
         x = scaled[:, f].reshape(-1, bins)
-        far = far.reshape(-1, bins)
-        row_base = np.repeat(base, rows, axis=0)
         magnitude = np.zeros(x.shape, dtype=np.int64)
-        for start in range(0, len(x), ROWS_PER_SEARCH):
-            part = slice(start, start + ROWS_PER_SEARCH)
-            magnitude[part] = _search(np.abs(x[part]), far[part], row_base[part], level, costs)
+        trellis_search(
+            np.abs(x).astype(np.float32), far.reshape(-1, bins), np.repeat(base, rows, axis=0),
+            level, tables.adjust[level][QUANTIZER_OF_STATE], head_cost, remainder_cost,
+            np.float32(lam / step**2), tables.rungs, magnitude,
+        )  # fmt: skip
         k[:, f] = (np.where(x < 0, -magnitude, magnitude)).reshape(channels, rows, bins)
         known[:, f] = np.minimum(magnitude, FAR_CAP).reshape(channels, rows, bins)
     return k
 
 
-class _Costs:
-    """Tables' bits per head symbol, scaled by lambda (in units of the step squared), and
-    per remainder class the cheapest of its tables (the search prices remainders, rare
-    and costly anyway, without their context). A head table never used (one symbol) is
-    priced flat: the search may well go where the last one did not."""
-
-    def __init__(self, tables: CoefficientTables, lam: float) -> None:
-        self.tables, self.lam = tables, lam
-        bits = code_lengths(tables.heads, HEADS, beyond=0.0)
-        unused = np.array([len(table.frequencies) < HEADS for table in tables.heads])
-        bits[unused] = np.log2(HEADS)
-        self.head = (lam * bits).astype(np.float32).ravel()
-        remainder = code_lengths(tables.remainders, MAX_CLASS + 1, beyond=UNSEEN_BITS)
-        self.remainder = remainder.min(axis=0)
-
-
-def _candidates(a: np.ndarray, costs: _Costs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For |x| = ``a`` (bins, rows): the magnitudes (bins, rows, quantizer, 1, 3) each
-    quantizer may choose (zero and its two levels around ``a``), their head symbols, and
-    their squared error + lambda x the bits that do not depend on the context. The
-    singleton axis is for the two states that share each quantizer."""
-    a = a.astype(np.float32)
-    nearest = np.stack([np.floor(a / 2), np.maximum(np.floor((a + 1) / 2), 1)], -1)
-    magnitude = np.stack([np.zeros_like(nearest), nearest, nearest + 1], -1).astype(np.int32)
-    value = np.where(magnitude > 0, 2 * magnitude - np.arange(2, dtype=np.int32)[:, None], 0)
-    head, remainder = split_heads(magnitude)
-    size = np.minimum(bit_lengths(remainder), MAX_CLASS)
-    rest = np.where(head >= 3, np.maximum(size - 1, 0) + costs.remainder[size], 0)
-    error = (a[..., None, None] - value) ** 2
-    fixed = error + np.float32(costs.lam) * ((magnitude > 0) + rest).astype(np.float32)
-    return magnitude[..., None, :], head[..., None, :], fixed[..., None, :]
-
-
-def _search(a, far, row_base, level: int, costs: _Costs) -> np.ndarray:
-    """Viterbi search of magnitudes for rows of |scaled coefficients| ``a`` (rows, bins)."""
-    rows, bins = a.shape
-    tables = costs.tables
-    a, far, row_base = a.T, far.T, row_base.T  # bins first: each step reads contiguous rows
-    adjust = tables.adjust[level][QUANTIZER_OF_STATE]  # (state, bucket)
-    states = np.arange(4)
-    cost = np.zeros((rows, 4), dtype=np.float32)
-    cost[:, 1:] = np.inf  # every chain starts in state 0
-    m1 = np.zeros((rows, 4), dtype=np.int32)
-    m2 = np.zeros((rows, 4), dtype=np.int32)
-    from_state = np.zeros((bins, rows, 4), dtype=np.int8)
-    chosen = np.zeros((bins, rows, 4), dtype=np.int32)
-    for block in range(0, bins, BINS_PER_BLOCK):
-        magnitude, head, fixed = _candidates(a[block : block + BINS_PER_BLOCK], costs)
-        # per state (rows, 4): its quantizer's lower and upper level, and their parities
-        lower = np.repeat(magnitude[..., 0, 1], 2, axis=-1)
-        upper = np.repeat(magnitude[..., 0, 2], 2, axis=-1)
-        lower_is_even = (lower & 1) == 0
-        for i in range(len(magnitude)):
-            j = block + i
-            bucket = buckets(near_activity(m1, m2), far[j][:, None], level)
-            rung = np.clip(row_base[j][:, None] + adjust[states, bucket], 0, tables.rungs - 1)
-            first = (2 * rung + QUANTIZER_OF_STATE) * HEADS  # each state's head table
-            total = costs.head[first.reshape(rows, 2, 2, 1) + head[i]] + fixed[i]
-            total = total.reshape(rows, 4, 3) + cost[..., None]
-            # each state's best even and best odd move (zero is even)
-            even = np.where(lower_is_even[i], total[..., 1], total[..., 2])
-            odd = np.where(lower_is_even[i], total[..., 2], total[..., 1])
-            zero = total[..., 0] <= even
-            best = np.stack([np.where(zero, total[..., 0], even), odd], -1)
-            even_magnitude = np.where(zero, 0, np.where(lower_is_even[i], lower[i], upper[i]))
-            odd_magnitude = np.where(lower_is_even[i], upper[i], lower[i])
-            best_magnitude = np.stack([even_magnitude, odd_magnitude], -1)
-            # each next state takes the cheaper of the two moves into it
-            options = best[:, INTO_STATE, INTO_PARITY]
-            second = options[..., 1] < options[..., 0]
-            cost = np.where(second, options[..., 1], options[..., 0])
-            previous = np.where(second, INTO_STATE[:, 1], INTO_STATE[:, 0])
-            moves = best_magnitude[:, INTO_STATE, INTO_PARITY]
-            chosen[j] = np.where(second, moves[..., 1], moves[..., 0])
-            from_state[j] = previous
-            m2 = np.take_along_axis(m1, previous, axis=1)
-            m1 = np.minimum(chosen[j], NEAR_CAP)
-    state = np.argmin(cost, axis=1)
-    out = np.zeros((rows, bins), dtype=np.int64)
-    every = np.arange(rows)
-    for j in range(bins - 1, -1, -1):
-        out[:, j] = chosen[j][every, state]
-        state = from_state[j][every, state]
-    return out
+def _costs(tables: CoefficientTables, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """The tables' bits per head symbol, scaled by lambda (in units of the step squared),
+    float32, and per remainder class the cheapest of its tables (the search prices
+    remainders, rare and costly anyway, without their context). A head table never used
+    (one symbol) is priced flat: the search may well go where the last one did not."""
+    bits = code_lengths(tables.heads, HEADS, beyond=0.0)
+    unused = np.array([len(table.frequencies) < HEADS for table in tables.heads])
+    bits[unused] = np.log2(HEADS)
+    remainder = code_lengths(tables.remainders, MAX_CLASS + 1, beyond=UNSEEN_BITS)
+    return (lam * bits).astype(np.float32).ravel(), remainder.min(axis=0)
