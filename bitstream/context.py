@@ -53,8 +53,6 @@ MAX_RUNGS = 64
 RUNGS_PER_REMAINDER_TABLE = 4
 
 NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
-_PARITY_OF_HEAD = np.array([0, 1, 0, 1, 0], dtype=np.int8)
-_NEAR_OF_HEAD = np.minimum(np.arange(HEADS), NEAR_CAP).astype(np.int8)
 _MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
 BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
 
@@ -76,11 +74,6 @@ def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return head, np.maximum(magnitude - 3, 0) >> 1
 
 
-def near_activity(m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
-    """In-row activity from the capped magnitudes one and two bins below."""
-    return 2 * m1 + m2
-
-
 def far_activity(known: np.ndarray, level: int) -> np.ndarray:
     """(channels, level frames, bins) activity from the frames ``DISTANCE[level]`` away.
 
@@ -98,11 +91,6 @@ def far_activity(known: np.ndarray, level: int) -> np.ndarray:
         spread[:, :, :-1] += m[:, :, 1:]
         activity[:, inside] += spread
     return activity
-
-
-def buckets(near: np.ndarray, far: np.ndarray, level: int) -> np.ndarray:
-    activity = 3 * near if level == 0 else 2 * near + far
-    return BUCKET_OF_ACTIVITY[activity]
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,30 +162,34 @@ def context_keys(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def coding_contexts(k: np.ndarray, tables: CoefficientTables) -> tuple[np.ndarray, np.ndarray]:
-    """Rung and quantizer of every index of ``k``."""
+    """Rung and quantizer of every index of ``k`` (int8 each: they are as large as k)."""
     context, quantizer = context_keys(k)
-    group = bin_groups(k.shape[2])[None, None, :]
-    rung = tables.base[np.arange(k.shape[0])[:, None, None], group] + tables.adjust.ravel()[context]
-    return np.clip(rung, 0, tables.rungs - 1), quantizer.astype(np.int64)
+    channels, _, bins = k.shape
+    # the rung of every (channel, bin, context): a small table, looked up per index
+    rung_of = tables.base[:, bin_groups(bins), None] + tables.adjust.ravel()[None, None, :]
+    rung_of = np.clip(rung_of, 0, tables.rungs - 1).astype(np.int8)
+    rung = np.empty(k.shape, np.int8)
+    for channel in range(channels):
+        rung[channel] = rung_of[channel, np.arange(bins), context[channel]]
+    return rung, quantizer
 
 
 def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
     """Code indices ``k`` (channels, frames, bins) with ``tables``; see the module's text."""
     k = np.asarray(k, dtype=np.int64)
     tables.check(k.shape[0])
-    magnitude = np.abs(k)
-    head, remainder = split_heads(magnitude)
-    if remainder.max(initial=0) >= 1 << MAX_CLASS - 1:
+    if np.abs(k).max(initial=0) >= (1 << MAX_CLASS) + 3:
         raise ValueError(f"indices must stay below 2**{MAX_CLASS} in magnitude")
     rung, quantizer = coding_contexts(k, tables)
-    table = 2 * rung + quantizer
+    table = 2 * rung + quantizer  # int8: at most 2 x 63 + 1
     heads, remainders = TableSet(tables.heads), TableSet(tables.remainders)
     streams: list = []
     for level in range(len(LEVELS)):
         f = level_frames(k.shape[1], level)
+        head, remainder = split_heads(np.abs(k[:, f]))
         for j in range(k.shape[2]):
-            streams.append((head[:, f, j], heads.choose(table[:, f, j])))
-        streams += _tail_streams(k[:, f], head[:, f], remainder[:, f], rung[:, f], remainders)
+            streams.append((head[:, :, j], heads.choose(table[:, f, j])))
+        streams += _tail_streams(k[:, f], head, remainder, rung[:, f], remainders)
     return encode_symbols(streams)
 
 
@@ -220,6 +212,8 @@ def decode_coefficients(
     Decoding runs a loop over the bins of each level, so it keeps its arrays small (int8
     where it can): they are as large as the song, and memory traffic is most of its time.
     """
+    from bitstream.kernels import advance_rows, head_tables  # compiled, cached on disk
+
     channels, frames, bins = shape
     tables.check(channels)
     reader = SymbolReader(data)
@@ -233,25 +227,21 @@ def decode_coefficients(
         rows = far.shape[1]
         # bins first, each step's rows (channel-major, as the encoder wrote them) contiguous
         far = np.moveaxis(far, 2, 0).reshape(bins, -1)
-        row_base = np.repeat(base, rows, axis=1)
+        row_base = np.repeat(base.astype(np.int8), rows, axis=1)  # maps are int8 in the file
         adjust = tables.adjust[level].ravel()  # at quantizer x BUCKETS + bucket
-        state = np.zeros(channels * rows, dtype=np.int8)
-        m1 = np.zeros(channels * rows, dtype=np.int8)
-        m2 = np.zeros_like(m1)
+        state, m1, m2 = (np.zeros(channels * rows, dtype=np.int8) for _ in range(3))
         head = np.zeros((bins, channels * rows), dtype=np.int8)
         rung = np.zeros_like(head)
-        for j in range(bins):
-            quantizer = state >> 1
-            bucket = buckets(near_activity(m1, m2), far[j], level)
-            r = np.clip(row_base[j] + adjust[quantizer * BUCKETS + bucket], 0, tables.rungs - 1)
-            h = reader.read(heads.choose(2 * r + quantizer), len(r)).astype(np.int8)
-            head[j], rung[j] = h, r
-            state = NEXT[2 * state + _PARITY_OF_HEAD[h]]
-            m2, m1 = m1, _NEAR_OF_HEAD[h]
+        chosen = np.zeros((channels * rows, heads.probabilities.shape[1]))
+        for j in range(bins):  # compiled: each row's table, then its state after the head
+            head_tables(state, m1, m2, far[j], row_base[j], adjust, level, tables.rungs,
+                        heads.probabilities, rung[j], chosen)  # fmt: skip
+            head[j] = reader.read_rows(chosen)
+            advance_rows(head[j], state, m1, m2)
         head = np.moveaxis(head.reshape(bins, channels, rows), 0, 2)
         rung = np.moveaxis(rung.reshape(bins, channels, rows), 0, 2)
         magnitude = head.astype(np.int32, order="C")  # C order: reshape(-1) is a view
-        negative = reader.read(RawBits(1), int(np.count_nonzero(head)))
+        negative = reader.read(RawBits(1), int(np.count_nonzero(head))).astype(bool)
         big = head >= 3
         chosen = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
         size = reader.read(chosen, int(big.sum()))
@@ -263,7 +253,7 @@ def decode_coefficients(
         magnitude[big] = 3 + 2 * remainder + (head[big] == 4)
         known[:, f] = np.minimum(magnitude, FAR_CAP)
         flat = magnitude.reshape(-1)
-        flipped = np.flatnonzero(flat)[negative == 1]
+        flipped = np.flatnonzero(flat)[negative]
         flat[flipped] = -flat[flipped]
         k[:, f] = magnitude
     reader.finish()

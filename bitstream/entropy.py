@@ -36,6 +36,7 @@ PRECISION = 16
 MAX_TABLE_SIZE = 1 << 16
 MAX_OFFSET = 1 << 30  # symbols stay well inside int32
 MAX_RAW_BITS = 24  # constriction's uniform model spans at most 2**24 symbols
+CHUNK = 1 << 16  # symbols coded with per-symbol tables at a time
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +95,9 @@ class FrequencyTable:
         probabilities = self.frequencies.astype(np.float64) / (1 << PRECISION)
         return (constriction.stream.model.Categorical(probabilities, perfect=False),)
 
+    def _encode(self, coder, symbols: np.ndarray) -> None:
+        coder.encode_reverse((symbols - self.offset).astype(np.int32), *self._coder_model())
+
     def _decode(self, coder, count: int) -> np.ndarray:
         return coder.decode(*self._coder_model(), count)
 
@@ -131,6 +135,9 @@ class RawBits:
 
     def _coder_model(self) -> tuple:
         return (constriction.stream.model.Uniform(1 << self.bits),)
+
+    def _encode(self, coder, symbols: np.ndarray) -> None:
+        coder.encode_reverse((symbols - self.offset).astype(np.int32), *self._coder_model())
 
     def _decode(self, coder, count: int) -> np.ndarray:
         return coder.decode(*self._coder_model(), count)
@@ -173,13 +180,22 @@ class ChosenTables:
     def _trivial(self) -> bool:
         return False
 
-    def _coder_model(self) -> tuple:
-        return (self._family, self.table_set.probabilities[self.indices])
+    def _chunks(self) -> list[slice]:
+        # each chunk's probabilities are a float64 row per symbol: chunks bound the memory
+        return [slice(start, start + CHUNK) for start in range(0, len(self.indices), CHUNK)]
+
+    def _encode(self, coder, symbols: np.ndarray) -> None:
+        for chunk in reversed(self._chunks()):  # a stack: the last chunk first
+            probabilities = self.table_set.probabilities[self.indices[chunk]]
+            coder.encode_reverse(symbols[chunk].astype(np.int32), self._family, probabilities)
 
     def _decode(self, coder, count: int) -> np.ndarray:
         if count != len(self.indices):
             raise ValueError(f"{count} symbols for {len(self.indices)} table choices")
-        return coder.decode(*self._coder_model())
+        return np.concatenate([
+            coder.decode(self._family, self.table_set.probabilities[self.indices[chunk]])
+            for chunk in self._chunks()
+        ])  # fmt: skip
 
 
 Model = FrequencyTable | RawBits | ChosenTables
@@ -194,7 +210,7 @@ def encode_symbols(streams: Sequence[tuple[np.ndarray, Model]]) -> bytes:
             continue
         table._check(symbols)
         if not table._trivial():
-            coder.encode_reverse((symbols - table.offset).astype(np.int32), *table._coder_model())
+            table._encode(coder, symbols)
     return coder.get_compressed().astype("<u4").tobytes()
 
 
@@ -221,6 +237,15 @@ class SymbolReader:
         except ValueError as error:
             raise FormatError(f"symbol stream is damaged: {error}") from None
         return symbols.astype(np.int64) + table.offset
+
+    def read_rows(self, probabilities: np.ndarray) -> np.ndarray:
+        """One symbol per row of ``probabilities`` (rows, symbols), each coded with its
+        row (rows of a :class:`TableSet`'s ``probabilities``, as :meth:`TableSet.choose`
+        gives the encoder)."""
+        try:
+            return self._coder.decode(ChosenTables._family, probabilities)
+        except ValueError as error:
+            raise FormatError(f"symbol stream is damaged: {error}") from None
 
     def finish(self) -> None:
         if not self._coder.is_empty():

@@ -1,19 +1,12 @@
-"""Compiled loops of the coder (numba): what the encoder runs over every index. The
-decoder does not need them, so it does not pay for compiling or loading them.
+"""Compiled loops of the context coder (numba, cached on disk after the first run): the
+encoder's contexts of every index, and the decoder's per-bin step over all rows.
 """
 
 from __future__ import annotations
 
 import numba
 
-from bitstream.context import (
-    BUCKET_OF_ACTIVITY,
-    BUCKETS,
-    DISTANCE,
-    FAR_CAP,
-    NEAR_CAP,
-    NEXT,
-)
+from bitstream.context import BUCKET_OF_ACTIVITY, BUCKETS, DISTANCE, FAR_CAP, NEAR_CAP, NEXT
 
 
 @numba.njit(cache=True)
@@ -45,3 +38,26 @@ def context_keys_of(k, context, quantizer):
                 magnitude = abs(k[c, f, j])
                 state = NEXT[2 * state + (magnitude & 1)]
                 m1, m2 = min(magnitude, NEAR_CAP), m1
+
+
+@numba.njit(cache=True)
+def head_tables(state, m1, m2, far, base, adjust, level, rungs, probabilities, rung, chosen):
+    """For one bin of every row: the rung that the row's context picks (into ``rung``) and
+    its head table's probabilities (into the rows of ``chosen``)."""
+    for r in range(len(state)):
+        quantizer = state[r] >> 1
+        near = 2 * m1[r] + m2[r]
+        activity = 3 * near if level == 0 else 2 * near + far[r]
+        bucket = BUCKET_OF_ACTIVITY[activity]
+        rung[r] = min(max(base[r] + adjust[quantizer * BUCKETS + bucket], 0), rungs - 1)
+        chosen[r, :] = probabilities[2 * rung[r] + quantizer]
+
+
+@numba.njit(cache=True)
+def advance_rows(head, state, m1, m2):
+    """Each row's trellis state and near context after its head (its parity, its
+    magnitude capped at NEAR_CAP: 3 and 4 stand for larger ones)."""
+    for r in range(len(head)):
+        state[r] = NEXT[2 * state[r] + (head[r] & 1)]
+        m2[r] = m1[r]
+        m1[r] = min(head[r], NEAR_CAP)

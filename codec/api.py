@@ -126,7 +126,10 @@ def decode_segment(segment: Segment) -> np.ndarray:
     """The audio of one segment, float32 (frames, channels)."""
     header = segment.header
     stereo = path_named(header.path).decode(segment.sections, header.frames)
-    return np.ascontiguousarray(to_channels(stereo.T * np.float32(header.gain), header.channels))
+    audio = np.empty((header.frames, 2), np.float32)  # one copy: the segment is large
+    audio[:] = stereo.T
+    audio *= np.float32(header.gain)
+    return to_channels(audio, header.channels)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 ``ConvTranspose1d`` compute them: what the filterbank path runs to analyse and to decode,
 so that neither needs torch.
 
-Both are matrix products of the weights with windows of the input, a block of outputs at
-a time: BLAS does the work, and memory stays a few times the output whatever the length.
+The convolution is a matrix product of the weights with windows of the input, a block of
+outputs at a time (BLAS does the work); the transposed one spreads each input over its
+output phases in compiled loops. Memory stays a few times the output whatever the length.
 
 >>> rng = np.random.default_rng(0)
 >>> x = rng.standard_normal((3, 20)).astype(np.float32)
@@ -33,19 +34,15 @@ def transposed_conv1d(x: np.ndarray, weight: np.ndarray, stride: int, padding: i
     """(out, length) of ``x`` (in, steps) and ``weight`` (in, out, taps), as
     ``torch.nn.functional.conv_transpose1d`` without bias: each input step spreads the
     kernel over the output from ``stride x step - padding``."""
-    channels, steps = x.shape
+    from codec.kernels import spread_phases  # compiled: what decoding spends its time on
+
+    steps = x.shape[1]
     out_channels, taps = weight.shape[1], weight.shape[2]
     per_phase = -(-taps // stride)
-    # phase r of the full output, at stride x n + r, reads taps r, r + stride, ... of the
-    # steps n, n - 1, ...: a plain convolution with those taps, reversed
-    kernel = np.zeros((channels, out_channels, stride * per_phase), weight.dtype)
-    kernel[:, :, :taps] = weight
-    kernel = kernel.reshape(channels, out_channels, per_phase, stride)[:, :, ::-1]
-    padded = np.pad(x, ((0, 0), (per_phase - 1, per_phase - 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, per_phase, axis=1)
-    matrix = kernel.transpose(3, 1, 0, 2).reshape(stride * out_channels, -1)
-    phases = _product(windows, matrix)  # (stride x out, steps + per_phase - 1)
-    full = phases.reshape(stride, out_channels, -1).transpose(1, 2, 0).reshape(out_channels, -1)
+    # phase r of the full output, at stride x n + r, gets tap r + stride m of step n - m
+    phases = np.zeros((stride, out_channels, steps + per_phase - 1), np.result_type(x, weight))
+    spread_phases(np.ascontiguousarray(x), np.ascontiguousarray(weight), phases)
+    full = phases.transpose(1, 2, 0).reshape(out_channels, -1)
     length = stride * (steps - 1) + taps - 2 * padding
     return full[:, padding : padding + length]
 

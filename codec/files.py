@@ -83,6 +83,9 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
+WRITE_BLOCK = 1 << 16  # frames clipped and written at a time
+
+
 @contextlib.contextmanager
 def audio_writer(
     path: str | os.PathLike, sample_rate: int, channels: int, overwrite: bool = False
@@ -97,4 +100,9 @@ def audio_writer(
         atomic_output(path, overwrite) as temp,
         sf.SoundFile(temp, "w", sample_rate, channels, format=kind) as out,
     ):
-        yield lambda audio: out.write(np.clip(audio, -1.0, 1.0))
+
+        def write(audio: np.ndarray) -> None:
+            for start in range(0, len(audio), WRITE_BLOCK):  # clipped copies stay small
+                out.write(np.clip(audio[start : start + WRITE_BLOCK], -1.0, 1.0))
+
+        yield write

@@ -1,6 +1,6 @@
-"""Compiled loops of the filterbank path's encoder (numba, cached on disk after the first
-run): the trellis search and the symbols of every index. They give the same integers as
-the numpy they replaced; decoding never imports them.
+"""Compiled loops of the filterbank path (numba, cached on disk after the first run): the
+trellis search, the symbols of every index, and the decoder's transposed convolution.
+The integer ones give the same integers as the numpy they replaced.
 """
 
 from __future__ import annotations
@@ -170,3 +170,29 @@ def index_bits_sum(k, context, envelope_keys, rung_of_pair, contexts, heads, rem
                         size, remainder = size + 1, remainder >> 1
                     bits += remainders[rung // RUNGS_PER_REMAINDER_TABLE, size] + max(size - 1, 0)
     return bits
+
+
+BLOCK = 4096  # input steps a pass spreads: its output stays within the caches
+
+
+@numba.njit(cache=True, parallel=True)
+def spread_phases(x, weight, phases):
+    """Add each input step ``x[i, n]`` times tap ``r + stride m`` of ``weight[i, o]`` into
+    ``phases[r, o, n + m]``: a transposed convolution, one output phase at a time. The
+    innermost loop runs along the steps, contiguous: it vectorizes."""
+    channels, steps = x.shape
+    outs, taps = weight.shape[1], weight.shape[2]
+    stride = phases.shape[0]
+    for task in numba.prange(stride * outs):
+        r, o = task // outs, task % outs
+        out = phases[r, o]
+        for start in range(0, steps, BLOCK):
+            stop = min(start + BLOCK, steps)
+            for i in range(channels):
+                row = x[i]
+                for tap in range(r, taps, stride):
+                    w, m = weight[i, o, tap], (tap - r) // stride
+                    target = out[start + m : stop + m]
+                    source = row[start:stop]
+                    for n in range(stop - start):
+                        target[n] += w * source[n]

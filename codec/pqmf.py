@@ -178,14 +178,25 @@ def synthesis_start() -> np.ndarray:
     return analysis_weights()[1].copy()
 
 
+SYNTHESIS_BLOCK = 1 << 16  # latent steps synthesized at a time: bounds the decoder's memory
+
+
 def synthesize(latents: np.ndarray, synthesis: np.ndarray) -> np.ndarray:
     """Audio (2, 4 x steps), float32, of ``latents`` (8, steps) float32: the decoder's first
     layer ``synthesis`` (a transposed convolution, fitted to the song), then the adjoint of
     the analysis's first layer (designed: even and odd samples back together, mid and
-    side back to left and right)."""
-    mid0, mid1, side0, side1 = transposed_conv1d(latents, synthesis, 2, PADDING)
+    side back to left and right). A block of latents at a time, each read with the
+    latents around it that reach it, so the blocks join exactly."""
+    steps = latents.shape[1]
+    reach = KERNEL // 2  # latent steps on either side that a block's output depends on
+    padded = np.pad(latents, ((0, 0), (reach, reach)))
     r = np.float32(1 / math.sqrt(2))
-    audio = np.empty((2, 2 * len(mid0)), np.float32)
-    audio[0, 0::2], audio[0, 1::2] = r * (mid0 + side0), r * (mid1 + side1)
-    audio[1, 0::2], audio[1, 1::2] = r * (mid0 - side0), r * (mid1 - side1)
+    audio = np.empty((2, STRIDE * steps), np.float32)
+    for start in range(0, steps, SYNTHESIS_BLOCK):
+        stop = min(start + SYNTHESIS_BLOCK, steps)
+        hidden = transposed_conv1d(padded[:, start : stop + 2 * reach], synthesis, 2, PADDING)
+        mid0, mid1, side0, side1 = hidden[:, 2 * reach : 2 * (reach + stop - start)]
+        block = audio[:, STRIDE * start : STRIDE * stop]
+        block[0, 0::2], block[0, 1::2] = r * (mid0 + side0), r * (mid1 + side1)
+        block[1, 0::2], block[1, 1::2] = r * (mid0 - side0), r * (mid1 - side1)
     return audio

@@ -105,7 +105,6 @@ def trellis_quantize(
     from codec.kernels import trellis_search  # compiled: decoding never needs it
 
     channels, frames, bins = coefficients.shape
-    scaled = coefficients / step
     head_cost, remainder_cost = _costs(tables, lam / step**2)
     k = np.zeros(coefficients.shape, dtype=np.int64)
     known = np.zeros(coefficients.shape, dtype=np.int8)
@@ -114,7 +113,7 @@ def trellis_quantize(
         f = level_frames(frames, level)
         far = far_activity(known, level)
         rows = far.shape[1]
-        x = scaled[:, f].reshape(-1, bins)
+        x = coefficients[:, f].reshape(-1, bins) / step
         magnitude = np.zeros(x.shape, dtype=np.int64)
         trellis_search(
             np.abs(x).astype(np.float32), far.reshape(-1, bins), np.repeat(base, rows, axis=0),

@@ -43,7 +43,7 @@ def fit_synthesis(latents: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     lags = KERNEL // 2  # taps of one output phase
     if steps < KERNEL:  # too short to tell 16 lags apart: left as it starts
         return synthesis_start()
-    correlation = [latents[:, : steps - d] @ latents[:, d:].T for d in range(lags)]
+    correlation, cross = _moments(latents, hidden, lags)
     layer = synthesis_start().astype(np.float64)
     for phase in (0, 1):
         # output 2u + phase of the transposed convolution reads tap k of latent u - m,
@@ -56,21 +56,36 @@ def fit_synthesis(latents: np.ndarray, hidden: np.ndarray) -> np.ndarray:
                 d = b - a  # sum_u x_i[u - a] x_i'[u - b] = sum_v x_i[v] x_i'[v + a - b]
                 gram[:, j, :, jj] = correlation[-d] if d <= 0 else correlation[d].T
         gram = gram.reshape(CODED_CHANNELS * lags, -1)
-        target = hidden[:, phase::2]
-        cross = np.stack([_lagged(latents, m) @ target.T for m in shifts], axis=1)
+        regressed = np.stack([cross[phase, m + lags // 2] for m in shifts], axis=1)
         start = layer[:, :, taps].transpose(0, 2, 1).reshape(-1, HIDDEN)
         ridge = RIDGE * np.trace(gram) / len(gram)
         solution = np.linalg.solve(gram + ridge * np.eye(len(gram)),
-                                   cross.reshape(-1, HIDDEN) + ridge * start)  # fmt: skip
+                                   regressed.reshape(-1, HIDDEN) + ridge * start)  # fmt: skip
         layer[:, :, taps] = solution.reshape(CODED_CHANNELS, lags, HIDDEN).transpose(0, 2, 1)
     return layer.astype(np.float32)
 
 
-def _lagged(latents: np.ndarray, shift: int) -> np.ndarray:
-    """``latents`` delayed by ``shift`` steps (advanced if negative), zeros shifted in."""
-    out = np.zeros_like(latents)
-    if shift >= 0:
-        out[:, shift:] = latents[:, : latents.shape[1] - shift]
-    else:
-        out[:, :shift] = latents[:, -shift:]
-    return out
+BLOCK = 8192  # steps of latents whose products are taken together, within the caches
+
+
+def _moments(latents: np.ndarray, hidden: np.ndarray, lags: int):
+    """The latents' correlations at lags 0 to ``lags`` - 1, ``sum_v x_i[v] x_j[v + d]``,
+    and each output phase's correlation with the latents shifted by -lags/2 to lags/2,
+    ``sum_u x_i[u - m] hidden_h[2u + phase]``: zeros beyond the ends, a block at a time."""
+    steps = latents.shape[1]
+    half = lags // 2
+    padded = np.pad(latents, ((0, 0), (lags, lags)))  # padded[:, lags + u] = x[:, u]
+    correlation = np.zeros((lags, CODED_CHANNELS, CODED_CHANNELS))
+    cross = np.zeros((2, lags + 1, CODED_CHANNELS, HIDDEN))
+    for start in range(0, steps, BLOCK):
+        stop = min(start + BLOCK, steps)
+        width = stop - start
+        slab = padded[:, lags + start - half : lags + stop + lags]  # x[start - half ...]
+        block = slab[:, half : half + width]
+        for d in range(lags):
+            correlation[d] += block @ slab[:, half + d : half + d + width].T
+        for phase in (0, 1):
+            target = hidden[:, 2 * start + phase : 2 * stop : 2]
+            for m in range(-half, half + 1):  # x[u - m] for u in the block
+                cross[phase, m + half] += slab[:, half - m : half - m + width] @ target.T
+    return correlation, cross

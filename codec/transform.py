@@ -31,26 +31,32 @@ def frame_count(length: int, hop: int) -> int:
 
 
 def mdct(signal: np.ndarray, hop: int) -> np.ndarray:
-    """(..., frames, hop) coefficients of signals laid along the last axis."""
+    """(..., frames, hop) coefficients of signals laid along the last axis, a signal at a
+    time (its windowed copies are twice its size)."""
     length = signal.shape[-1]
     frames = frame_count(length, hop)
-    pad = [(0, 0)] * (signal.ndim - 1) + [(hop, frames * hop - length)]
-    padded = np.pad(signal, pad)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * hop, axis=-1)[..., ::hop, :]
-    a, b, c, d = np.split(windows * _window(hop), 4, axis=-1)
-    folded = np.concatenate([-c[..., ::-1] - d, a - b[..., ::-1]], axis=-1)
-    return dct(folded, type=4, norm="ortho", axis=-1)
+    rows = signal.reshape(-1, length)
+    out = np.empty((len(rows), frames, hop))
+    for row, coefficients in zip(rows, out, strict=True):
+        padded = np.pad(row, (hop, frames * hop - length))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * hop)[::hop]
+        a, b, c, d = np.split(windows * _window(hop), 4, axis=-1)
+        folded = np.concatenate([-c[..., ::-1] - d, a - b[..., ::-1]], axis=-1)
+        coefficients[:] = dct(folded, type=4, norm="ortho", axis=-1)
+    return out.reshape(*signal.shape[:-1], frames, hop)
 
 
 def imdct(coefficients: np.ndarray, length: int) -> np.ndarray:
-    """Overlap-add inverse of :func:`mdct`, cut to ``length`` samples."""
-    hop = coefficients.shape[-1]
-    lead = coefficients.shape[:-2]
-    frames = coefficients.shape[-2]
-    u1, u2 = np.split(dct(coefficients, type=4, norm="ortho", axis=-1), 2, axis=-1)
+    """Overlap-add inverse of :func:`mdct`, cut to ``length`` samples, a signal at a time."""
+    frames, hop = coefficients.shape[-2:]
+    rows = coefficients.reshape(-1, frames, hop)
+    out = np.empty((len(rows), length))
     window = _window(hop)
-    # each frame's first half overlaps the previous frame's second half: add them in place
-    out = np.zeros((*lead, frames + 1, hop))
-    out[..., :-1, :] = np.concatenate([u2, -u2[..., ::-1]], axis=-1) * window[:hop]
-    out[..., 1:, :] -= np.concatenate([u1[..., ::-1], u1], axis=-1) * window[hop:]
-    return out.reshape(*lead, -1)[..., hop : hop + length]
+    for row, signal in zip(rows, out, strict=True):
+        u1, u2 = np.split(dct(row, type=4, norm="ortho", axis=-1), 2, axis=-1)
+        # each frame's first half overlaps the previous frame's second half: add in place
+        added = np.zeros((frames + 1, hop))
+        added[:-1] = np.concatenate([u2, -u2[..., ::-1]], axis=-1) * window[:hop]
+        added[1:] -= np.concatenate([u1[..., ::-1], u1], axis=-1) * window[hop:]
+        signal[:] = added.reshape(-1)[hop : hop + length]
+    return out.reshape(*coefficients.shape[:-2], length)

@@ -203,7 +203,7 @@ def fit(
     """The decoder's first layer fitted to the segment's dequantized latents
     (:mod:`codec.refine`): its offsets from where it starts."""
     segment: FilterbankSegment = best.coded[0]
-    dequantized = imdct(dequantize(segment.indices, segment.model.step), signal.steps)
+    dequantized = latents_of(segment.indices, segment.model.step, signal.steps)
     start = synthesis_start()
     fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
     if options.on_fit_step is not None:  # before and after: the fit has no iterations
@@ -289,6 +289,15 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
     return [(SHARED_MODEL, shared.digest), *segment_sections(segment)]
 
 
+def latents_of(indices: np.ndarray, step: float, steps: int, dtype=np.float64) -> np.ndarray:
+    """The dequantized latents (channels, steps) of trellis indices, a channel at a time
+    (the intermediate arrays are as large as the channel)."""
+    latents = np.empty((len(indices), steps), dtype)
+    for channel, rows in enumerate(indices):
+        latents[channel] = imdct(dequantize(rows, step), steps)
+    return latents
+
+
 def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     """The gain-normalized stereo audio (2, frames) of a segment's sections."""
     segment = read_segment(sections, frames)
@@ -305,7 +314,5 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     if frames == 0:
         return np.zeros((2, 0), dtype=np.float32)
     layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
-    latents = np.empty((coded, steps), dtype=np.float32)
-    for channel, indices in enumerate(segment.indices):  # a channel at a time: less memory
-        latents[channel] = imdct(dequantize(indices[None], model.step), steps)[0]
+    latents = latents_of(segment.indices, model.step, steps, np.float32)
     return synthesize(latents, layer)[:, left : left + frames]
