@@ -18,8 +18,7 @@ from scipy.signal import resample_poly
 import codec
 from benchmarks import mdct
 from benchmarks.oracle import oracle_curve
-from codec.networks import PostAutoencoder
-from codec.pqmf import STRIDE
+from codec.paths.learned import LearnedPath
 from codec.settings import FitSettings
 
 
@@ -57,13 +56,25 @@ def run_sae(audio: np.ndarray, rate: int, quality: float) -> Coded:
     return Coded(len(data), decoded, encode_seconds, decode_seconds)
 
 
-def run_post(audio: np.ndarray, rate: int, iterations: int) -> Coded:
-    """The post as written: plain MSE, float latents (fitting and decoding timed together)."""
+def run_learned(arch: str):
+    """A run function for the learned path with the architecture ``arch``."""
+
+    def run(audio: np.ndarray, rate: int, quality: float) -> Coded:
+        path = LearnedPath(arch)
+        data, encode_seconds = _timed(lambda: codec.compress(audio, rate, path=path,
+                                                             quality=quality))  # fmt: skip
+        (decoded, _), decode_seconds = _timed(codec.decompress, data)
+        return Coded(len(data), decoded, encode_seconds, decode_seconds)
+
+    return run
+
+
+def run_post_mse(audio: np.ndarray, rate: int, iterations: int) -> Coded:
+    """The post as written: plain MSE, latents unquantized, so no size: an SNR to compare
+    with (fitting and decoding timed together)."""
     settings = replace(FitSettings.of_post(), iterations=iterations)
     decoded, seconds = _timed(lambda: codec.fit_post(audio, settings=settings))
-    # the post's latents, unquantized float32: 64 channels at 1/4 rate for 2 channels
-    bits = 32 * PostAutoencoder.latent / STRIDE / 2
-    return Coded(None, decoded, seconds, 0.0, bits)
+    return Coded(None, decoded, seconds, 0.0, float("nan"))
 
 
 def run_mdct(audio: np.ndarray, rate: int, step: float) -> Coded:
@@ -112,34 +123,44 @@ def _soundfile_codec(fmt: str, subtype: str, coding_rate: int | None = None):
 
 
 # what sae's results depend on: the codec's modules, not its CLI or file handling
-CODEC_SOURCES = (
-    "codec/api.py",
-    "codec/audio.py",
-    "codec/entropy_model.py",
-    "codec/networks.py",
-    "codec/paths",
-    "codec/post.py",
-    "codec/pqmf.py",
-    "codec/quantizer.py",
-    "codec/rate.py",
-    "codec/segments.py",
-    "codec/settings.py",
-    "codec/training.py",
-    "codec/transform.py",
-    "bitstream",
-)
+# what each method's results depend on (its cache key): the codec's modules it runs
+COMMON_SOURCES = ("codec/api.py", "codec/audio.py", "codec/paths/__init__.py",
+                  "codec/paths/base.py", "codec/quantizer.py", "codec/rate.py",
+                  "codec/segments.py", "codec/pqmf.py", "bitstream")  # fmt: skip
+FILTERBANK_SOURCES = (*COMMON_SOURCES, "codec/convolutions.py", "codec/entropy_model.py",
+                      "codec/kernels.py", "codec/paths/filterbank.py", "codec/refine.py",
+                      "codec/transform.py")  # fmt: skip
+NETWORK_SOURCES = ("codec/architectures.py", "codec/networks.py", "codec/settings.py",
+                   "codec/training.py")  # fmt: skip
+LEARNED_SOURCES = (*COMMON_SOURCES, *NETWORK_SOURCES, "codec/autoencoder.py",
+                   "codec/paths/learned.py")  # fmt: skip
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+LEARNED_QUALITIES = (3.0, 5.0, 7.0, 9.0, 11.0)  # five rates: each trains a model
 
 METHODS = {
     m.name: m
     for m in [
-        Method("sae", "sae (per-song fit)", tuple(range(2, 23, 2)), run_sae, CODEC_SOURCES),
+        Method("sae", "sae (per-song fit)", tuple(range(2, 23, 2)), run_sae, FILTERBANK_SOURCES),
         Method(
             "post",
-            "the post's model (plain MSE, float latents)",
+            "the post's autoencoder, rate-trained per song",
+            LEARNED_QUALITIES,
+            run_learned("post"),
+            LEARNED_SOURCES,
+        ),
+        Method(
+            "signed",
+            "signed latents, PReLU, kernels of 8, rate-trained per song",
+            LEARNED_QUALITIES,
+            run_learned("signed"),
+            LEARNED_SOURCES,
+        ),
+        Method(
+            "post-mse",
+            "the post's model as written (plain MSE, latents unquantized)",
             (150,),
-            run_post,
-            CODEC_SOURCES,
+            run_post_mse,
+            (*NETWORK_SOURCES, "codec/audio.py", "codec/post.py"),
             curve=False,
         ),
         Method(

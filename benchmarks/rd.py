@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     todo.append((cache / name, (track.stem, str(track), excerpt, method, setting)))
     # the slowest methods first, so parallel workers finish together
-    todo.sort(key=lambda item: item[1][3] not in ("sae", "post"))
+    todo.sort(key=lambda item: item[1][3] not in ("sae", "post", "signed"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(threads,)) as pool:
         futures = {pool.submit(run_one, *task): path for path, task in todo}

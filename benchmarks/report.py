@@ -18,8 +18,7 @@ BD_WINDOW = (0.5, 4.0)  # bits per sample the Bjontegaard deltas are taken over
 DEFINITIONS = """\
 - **bits/sample**: every byte of the compressed file (headers and, for sae, the model's
   weights and entropy tables included) x 8 / (frames x channels). The oracle has no file:
-  its figure is the water-filling rate. The post's model has no quantizer: its figure is
-  the size of its float32 latents.
+  its figure is the water-filling rate.
 - **SNR**: 10 log10(sum x^2 / sum (x - x')^2) over the whole excerpt, both channels, after
   shifting the decoded audio by the integer lag that best aligns it (the lag is reported)
   and trimming both to the same length.
@@ -127,15 +126,14 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
         lines.append(
             f"- FLAC (16-bit, highest compression): {np.mean(flac):.2f} bits/sample on average."
         )
-    if "post" in methods:
-        post = [r for r in rows if r["method"] == "post"]
+    if "post-mse" in methods:
+        snrs = [r["snr_db"] for r in rows if r["method"] == "post-mse"]
+        seconds = [r["encode_seconds"] for r in rows if r["method"] == "post-mse"]
         lines.append(
-            f"- The post's model as written (plain MSE, no quantization, 150 iterations of "
-            f"100 x 1024): SNR {np.mean([r['snr_db'] for r in post]):.1f} dB on average "
-            f"({min(r['snr_db'] for r in post):.1f} to {max(r['snr_db'] for r in post):.1f}), "
-            f"fitted and decoded in {np.mean([r['encode_seconds'] for r in post]):.0f} s on "
-            f"average; its float32 latents take {post[0]['bits_per_sample']:.0f} bits/sample: "
-            "no compression."
+            f"- The post's model as written (plain MSE, latents unquantized, so not a codec: "
+            f"no size), 150 iterations of 100 x 1024: SNR {np.mean(snrs):.1f} dB on average "
+            f"({min(snrs):.1f} to {max(snrs):.1f}), fitted and decoded in "
+            f"{np.mean(seconds):.0f} s on average."
         )
     lines += [
         "",

@@ -9,8 +9,8 @@ sections, a segment's own or a shared model's (:mod:`bitstream.saem`):
     u16  transform bins B: latent steps per transform frame
     u16  coded latent channels C: channels 0 to C-1 of the 64 carry coefficients
 
-``WGTS``: the decoder's weights, as integer offsets (times a step) from the filterbank
-synthesis they start from (:mod:`bitstream.weights`).
+``WGTS``: the decoder's first layer, as integer offsets (times one step) from the
+filterbank synthesis it starts from (:mod:`bitstream.weights`).
 
 ``CTXM``: the context maps of :mod:`bitstream.context`: u8 rung count R, then as int8
 ``base`` (C x GROUPS) and ``adjust`` (LEVELS x 2 x BUCKETS).
@@ -91,9 +91,10 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
         raise ValueError("context maps must fit int8")
     quan = _QUAN.pack(model.step, model.bins, model.coded_channels)
     _read_quan(quan)
+    offsets = {name: (model.weight_step, values) for name, values in model.weights.items()}
     return [
         (b"QUAN", quan),
-        (b"WGTS", pack_weights(model.weights, model.weight_step)),
+        (b"WGTS", pack_weights(offsets)),
         (b"CTXM", bytes([tables.rungs]) + maps.astype(np.int8).tobytes()),
         (b"TABL", pack_tables(tables.heads + tables.remainders)),
     ]
@@ -129,8 +130,12 @@ def read_model(sections: dict[bytes, bytes]) -> FilterbankModel:
         remainders=heads_and_remainders[2 * rungs :],
     )
     tables.check(coded)
-    weight_step, weights = unpack_weights(wgts)
-    return FilterbankModel(step, bins, weights, weight_step, tables)
+    tensors = unpack_weights(wgts)
+    steps = {tensor_step for tensor_step, _ in tensors.values()}
+    if len(steps) > 1:
+        raise FormatError("WGTS: the decoder's offsets share one step")
+    weights = {name: values for name, (_, values) in tensors.items()}
+    return FilterbankModel(step, bins, weights, steps.pop() if steps else 1.0, tables)
 
 
 def read_segment(

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in step
-DEFAULT_ITERATIONS = 300  # codec.settings.FitSettings().iterations, likewise
+DEFAULT_ITERATIONS = 1000  # codec.settings.FitSettings().iterations, likewise
 POST_ITERATIONS = 150  # the post's
 QUALITY_HELP = (
     "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "

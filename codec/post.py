@@ -9,6 +9,8 @@ error, latents left unquantized: no compression, a reference and an animation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -18,6 +20,8 @@ from codec.paths.base import OnFitStep
 from codec.pqmf import STRIDE
 from codec.settings import FitSettings
 from codec.training import fit, windows
+
+POST_LEARNING_RATE = FitSettings.of_post().learning_rate
 
 
 def fit_post(
@@ -37,6 +41,7 @@ def fit_post(
     describes.
     """
     audio = check_audio(audio)
+    settings = replace(settings, learning_rate=settings.learning_rate or POST_LEARNING_RATE)
     frames, channels = audio.shape
     stereo = to_stereo(audio)
     gain = float(np.sqrt(np.mean(stereo.astype(np.float64) ** 2))) or 1.0

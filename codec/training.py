@@ -36,10 +36,12 @@ def fit(
     anneal: bool = False,
     progress: bool = False,
     on_step: OnStep | None = None,
+    postfix: Callable[[], str] | None = None,
 ) -> None:
-    """Minimize ``loss(starts)``, the mean squared error of the windows of ``span``
-    positions that start at ``starts`` (of a signal of ``length``), by Adam over
-    ``settings.iterations`` batches; ``anneal`` lowers the step along a cosine to zero."""
+    """Minimize ``loss(starts)``, a loss over the windows of ``span`` positions that start
+    at ``starts`` (of a signal of ``length``), by Adam over ``settings.iterations``
+    batches; ``anneal`` lowers the step along a cosine to zero. The progress bar shows
+    ``postfix()``, or the loss as an SNR (a mean squared error of unit-power audio)."""
     optimizer = torch.optim.Adam(parameters, lr=settings.learning_rate)
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR
     schedule = cosine(optimizer, settings.iterations) if anneal else None
@@ -59,7 +61,10 @@ def fit(
         optimizer.step()
         if schedule is not None:
             schedule.step()
-        bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
+        if postfix is not None:
+            bar.set_postfix_str(postfix())
+        else:
+            bar.set_postfix(snr=f"{-10 * torch.log10(distortion.detach()).item():.1f}dB")
         if on_step is not None:
             on_step(iteration)
 

@@ -182,23 +182,27 @@ def test_segments_that_do_not_make_a_track(parts, message):
 
 def test_weights_round_trip_and_errors():
     rng = np.random.default_rng(0)
-    arrays = {"a.weight": rng.integers(-2000, 2000, (2, 3)), "a.bias": np.array([0, -(1 << 23)])}
-    step, back = unpack_weights(pack_weights(arrays, 0.25))
-    assert step == 0.25 and list(back) == ["a.weight", "a.bias"]
-    for name, values in arrays.items():
-        np.testing.assert_array_equal(back[name], values)
-    zeros = pack_weights({"w": np.zeros((64, 8, 32), dtype=int)}, 1.0)
+    tensors = {
+        "a.weight": (0.25, rng.integers(-2000, 2000, (2, 3))),
+        "a.bias": (1.5, np.array([0, -(1 << 23)])),
+    }
+    back = unpack_weights(pack_weights(tensors))
+    assert list(back) == ["a.weight", "a.bias"]
+    for name, (step, values) in tensors.items():
+        assert back[name][0] == step
+        np.testing.assert_array_equal(back[name][1], values)
+    zeros = pack_weights({"w": (1.0, np.zeros((64, 8, 32), dtype=int))})
     assert len(zeros) < 40  # an unfitted decoder: 16,384 zero offsets in a few bytes
-    data = pack_weights(arrays, 0.25)
+    data = pack_weights(tensors)
     with pytest.raises(FormatError, match=r"truncated weights|symbol stream"):
         unpack_weights(data[:-4])
     with pytest.raises(FormatError, match="whole 32-bit words"):
         unpack_weights(data + b"\x00")
     with pytest.raises(FormatError, match="more than"):
-        unpack_weights(struct.pack("<fHB1sB2I", 1.0, 1, 1, b"x", 2, 1 << 20, 1 << 20))
+        unpack_weights(struct.pack("<HB1sfB2I", 1, 1, b"x", 1.0, 2, 1 << 20, 1 << 20))
     with pytest.raises(FormatError, match="more than"):  # 2**64 values: overflows int64 to 0
-        unpack_weights(struct.pack("<fHB1sB3I", 1.0, 1, 1, b"x", 3, 1 << 31, 1 << 31, 4))
+        unpack_weights(struct.pack("<HB1sfB3I", 1, 1, b"x", 1.0, 3, 1 << 31, 1 << 31, 4))
     with pytest.raises(FormatError, match="unusable"):
-        unpack_weights(struct.pack("<fH", float("nan"), 0))
+        unpack_weights(struct.pack("<HB1sfB", 1, 1, b"x", float("nan"), 0))
     with pytest.raises(ValueError, match="below 2"):
-        pack_weights({"x": np.array([1 << 24])}, 1.0)
+        pack_weights({"x": (1.0, np.array([1 << 24]))})

@@ -12,6 +12,7 @@ from codec.paths.filterbank import FilterbankPath
 
 DEFAULT_PATH = "filterbank"
 _PATHS: dict[str, CodingPath] = {DEFAULT_PATH: FilterbankPath()}
+LEARNED = "learned"  # imported when first named: it needs torch
 
 
 def register_path(path: CodingPath) -> None:
@@ -21,8 +22,12 @@ def register_path(path: CodingPath) -> None:
 
 def path_named(name: str) -> CodingPath:
     """The registered coding path of that name (a :class:`FormatError` if none is)."""
+    if name == LEARNED and name not in _PATHS:
+        from codec.paths.learned import LearnedPath
+
+        register_path(LearnedPath())
     if name not in _PATHS:
-        known = ", ".join(sorted(_PATHS))
+        known = ", ".join(sorted({*_PATHS, LEARNED}))
         raise FormatError(f"no coding path is named {name!r} (known: {known})")
     return _PATHS[name]
 
