@@ -18,6 +18,7 @@ _HOMES = {
     "FormatError": "bitstream",
     "MissingModelError": "bitstream",
     "SharedModel": "bitstream",
+    "Source": "bitstream",
     "compress": "codec.api",
     "compress_file": "codec.api",
     "decompress": "codec.api",
