@@ -46,13 +46,10 @@ def outputs(args: argparse.Namespace, suffix: str) -> list[Path]:
     """The output of each input of compress or decompress, checked against one another:
     ``-`` for standard output."""
     inputs = args.inputs
-    piped = [path for path in inputs if is_stdio(path)]
     if args.output is not None and len(inputs) > 1:
         raise UsageError("-o names one output: give one input, or leave -o out")
-    if piped and len(inputs) > 1:
+    if any(is_stdio(path) for path in inputs) and len(inputs) > 1:
         raise UsageError("standard input (-) is coded on its own: give it as the only input")
-    if piped and sys.stdin.isatty():
-        raise UsageError("standard input is a terminal: pipe a file into sae, or name it")
     named = [args.output or (Path(STDIO) if is_stdio(path) else path.with_suffix(suffix))
              for path in inputs]  # fmt: skip
     if is_stdio(named[0]) and sys.stdout.isatty():
@@ -73,6 +70,11 @@ def outputs(args: argparse.Namespace, suffix: str) -> list[Path]:
 
 def check_usage(args: argparse.Namespace) -> None:
     """Options that do not go together, before anything is imported or read."""
+    piped = [path for path in getattr(args, "inputs", []) if is_stdio(path)]
+    if len(piped) > 1:
+        raise UsageError("standard input (-) can be read once")
+    if piped and sys.stdin.isatty():
+        raise UsageError("standard input is a terminal: pipe a file into sae, or name it")
     if args.command in ("compress", "decompress"):
         args.outputs = outputs(args, ".sae" if args.command == "compress" else ".wav")
     if args.command == "compress" and args.model is not None:

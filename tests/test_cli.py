@@ -137,6 +137,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         (["decompress", "{sae}", "{sae}"], 2, "would both be written to"),
         (["info", "{sae}", "{sae}", "--plot", "{tmp}/x.png"], 2, "--plot draws one file"),
         (["compress", "-", "{wav}"], 2, "standard input (-) is coded on its own"),
+        (["info", "-", "-"], 2, "standard input (-) can be read once"),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(files, args, code, message):

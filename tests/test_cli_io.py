@@ -57,12 +57,15 @@ def test_pipes_in_and_out(folder, tmp_path):
     np.testing.assert_array_equal(audio, sf.read(tmp_path / "back.wav", dtype="float32")[0])
 
 
-def test_data_is_never_written_to_a_terminal(folder):
+def test_data_is_never_read_from_or_written_to_a_terminal(folder):
     leader, follower = pty.openpty()
     for args in (["compress", folder / "song.wav", "-o", "-"], ["decompress", "-"]):
         result = run(*args, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.PIPE,
                      capture_output=False)  # fmt: skip
         assert result.returncode == 2 and "standard output is a terminal" in result.stderr
+    for command in ("compress", "decompress", "info"):
+        result = run(command, "-", stdin=follower)
+        assert result.returncode == 2 and "standard input is a terminal" in result.stderr
     os.close(follower)
     os.close(leader)
 
