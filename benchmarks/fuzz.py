@@ -29,32 +29,37 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bitstream import FormatError, SharedModel, read_model, read_segments, write_model
+from bitstream import FormatError, SharedModel, Source, read_model, read_segments, write_model
 from bitstream.container import read_container
 from bitstream.filterbank import MODEL_SECTIONS
 from bitstream.sae import VERSION
 from bitstream.saem import MODEL_MAGIC, MODEL_VERSION
 from codec import FilterbankPath, FitSettings, compress, decompress, describe
 
+SAMPLE_SOURCE = Source("PCM_24", {"title": "Fuzz", "artist": "sae"})
 KINDS = ("cut at a section", "cut anywhere", "bit flips", "bytes after magic", "huge sizes",
          "fresh crc")  # fmt: skip
 
 
 def sample_files() -> dict[str, bytes]:
-    """A valid file of two short segments (an unfitted decoder: quick to decode), and a
-    model file made of its first segment's model."""
+    """A valid file of two short segments (an unfitted decoder: quick to decode) whose
+    first segment records its source (sample format and tags), and a model file made of
+    its first segment's model."""
     rate = 8000
     t = np.arange(rate // 2) / rate
     audio = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
     path, settings = FilterbankPath(frame_steps=64), FitSettings(iterations=0)
-    data = compress(0.5 * audio, rate, path=path, settings=settings, segment_frames=2500)
+    data = compress(0.5 * audio, rate, path=path, settings=settings, segment_frames=2500,
+                    source=SAMPLE_SOURCE)  # fmt: skip
     first = next(read_segments(data))
     model = {tag: first.sections[tag] for tag in MODEL_SECTIONS}
     return {"sae": data, "saem": write_model(SharedModel(path.name, 7.0, model))}
 
 
-# header fields that claim sizes, by section: offsets where a huge number is written
-SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0, 4)}
+# header fields that claim sizes, by section: offsets where a huge number is written (in
+# SRCE: the tag count, the first tag's name length and its value's length)
+SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0, 4),
+               b"SRCE": (1, 2, 8)}  # fmt: skip
 
 
 def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:

@@ -3,7 +3,14 @@ Knows bytes and integers; never imports torch."""
 
 from bitstream.container import FormatError
 from bitstream.entropy import FrequencyTable, decode_symbols, encode_symbols
-from bitstream.sae import MissingModelError, Segment, SegmentHeader, read_segments, write_segment
+from bitstream.sae import (
+    MissingModelError,
+    Segment,
+    SegmentHeader,
+    Source,
+    read_segments,
+    write_segment,
+)
 from bitstream.saem import SharedModel, read_model, write_model
 
 __all__ = [
@@ -13,6 +20,7 @@ __all__ = [
     "Segment",
     "SegmentHeader",
     "SharedModel",
+    "Source",
     "decode_symbols",
     "encode_symbols",
     "read_model",

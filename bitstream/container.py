@@ -21,9 +21,13 @@ byte offset, and no claimed length makes it allocate more than the file holds.
 >>> blob = write_container(SAE_MAGIC, 1, [(b"HEAD", b"abc"), (b"DATA", b"")])
 >>> read_container(io.BytesIO(blob), SAE_MAGIC, {1})
 (1, {b'HEAD': b'abc', b'DATA': b''})
->>> read_container(io.BytesIO(blob[:-1]), SAE_MAGIC, {1})
-Traceback (most recent call last):
-bitstream.container.FormatError: truncated file: section b'DATA' at offset 23 needs 12 bytes...
+>>> try:  # caught, not shown as a traceback: its module's name depends on how it is run
+...     read_container(io.BytesIO(blob[:-1]), SAE_MAGIC, {1})
+... except FormatError as error:
+...     print(error)
+truncated file: section b'DATA' at offset 23 needs 12 bytes, 11 left
+>>> looks_like(b"RIFF....WAVEfmt ")
+'WAV audio'
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ from typing import BinaryIO
 
 SAE_MAGIC = b"SAE\x1a"
 MAX_SECTIONS = 64
+# what a file's first bytes say it is, so that a wrong file is named, not dumped as bytes
+KINDS = {
+    b"SAE\x1a": "a .sae file", b"SAEM": "a .saem model", b"RIFF": "WAV audio",
+    b"RF64": "WAV audio", b"fLaC": "FLAC audio", b"OggS": "Ogg audio", b"FORM": "AIFF audio",
+    b"ID3": "MP3 audio", b"\xff\xfb": "MP3 audio", b"\xff\xf3": "MP3 audio",
+    b"\xff\xf2": "MP3 audio", b"caff": "CAF audio", b"\x89PNG": "a PNG image",
+    b"GIF8": "a GIF image", b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive",
+}  # fmt: skip
 
 _PREAMBLE = struct.Struct("<4sHH")
 _SECTION_HEAD = struct.Struct("<4sI")
@@ -59,6 +71,19 @@ def write_container(magic: bytes, version: int, sections: list[tuple[bytes, byte
     return b"".join(parts)
 
 
+def looks_like(head: bytes) -> str | None:
+    """What a file that starts with ``head`` looks like, if its first bytes say so."""
+    return next((kind for start, kind in KINDS.items() if head.startswith(start)), None)
+
+
+def _wrong_magic(magic: bytes, found: bytes, offset: int) -> str:
+    wanted = KINDS.get(magic, f"a {magic!r} file")
+    if offset > 0:  # after a valid container: damage, or bytes appended
+        return f"no container at offset {offset}: {found!r} where {wanted} goes on"
+    kind = looks_like(found)
+    return f"not {wanted}" + (f" (it looks like {kind})" if kind else "")
+
+
 def bytes_left(stream: BinaryIO) -> int:
     """How many bytes lie between the stream's position and its end."""
     position = stream.tell()
@@ -78,15 +103,21 @@ def read_container(
     """
     offset, left = stream.tell(), bytes_left(stream)
     if left < _PREAMBLE.size:
+        head = stream.read(left)
+        if offset == 0 and not magic.startswith(head[: len(magic)]):
+            raise FormatError(_wrong_magic(magic, head, offset))
+        if offset == 0 and not head:
+            raise FormatError(f"an empty file (0 bytes) is not {KINDS.get(magic, repr(magic))}")
         raise FormatError(
             f"truncated file: {left} bytes at offset {offset}, a header needs {_PREAMBLE.size}"
         )
     found_magic, version, count = _PREAMBLE.unpack(stream.read(_PREAMBLE.size))
     if found_magic != magic:
-        raise FormatError(f"not a {magic!r} file: offset {offset} holds {found_magic!r}")
+        raise FormatError(_wrong_magic(magic, found_magic, offset))
     if version not in versions:
         known = ", ".join(str(v) for v in sorted(versions))
-        raise FormatError(f"unsupported format version {version} (this reader knows {known})")
+        raise FormatError(f"unsupported format version {version} (this reader knows {known}): "
+                          "written by another version of sae")  # fmt: skip
     if count > MAX_SECTIONS:
         raise FormatError(f"header claims {count} sections, at most {MAX_SECTIONS} are allowed")
     offset, left = offset + _PREAMBLE.size, left - _PREAMBLE.size

@@ -5,7 +5,7 @@ track (at most :data:`MAX_SEGMENT_FRAMES` frames) on its own, so that neither si
 holds more than a segment in memory. The first segment starts at frame 0, each next one
 where the one before it ends, and the last one says so: a file cut at a segment boundary
 is an error, not a shorter song. A segment is a :mod:`bitstream.container` with magic
-``b"SAE\\x1a"``, version 5, whose first section is ``HEAD`` (little-endian)::
+``b"SAE\\x1a"``, version 6, whose first section is ``HEAD`` (little-endian)::
 
     u32  sample rate (Hz)
     u8   channels of the original audio (1 or 2; mono is coded as two equal channels)
@@ -17,15 +17,28 @@ is an error, not a shorter song. A segment is a :mod:`bitstream.container` with 
     u8   length n of the coding path's name, then its n ASCII bytes: the coding path
          (:mod:`codec.paths`) that wrote the segment and decodes it, e.g. "filterbank"
 
+The first segment may hold ``SRCE`` next, what the input was, so that decoding gives
+it back (a file coded from an array of floats has none)::
+
+    u8   sample format of the input: 0 not recorded, 1 8-bit signed, 2 8-bit unsigned,
+         3 16-bit, 4 24-bit, 5 32-bit integer, 6 32-bit float, 7 64-bit float
+    u8   number n of tags, at most 16, then n times:
+           u8   length k of the tag's name (1 to 16), then k lowercase ASCII letters
+           u16  length v of its value, at most 1024, then v bytes of UTF-8
+
+The whole section is at most 4096 bytes: tags are kept only when small (title, artist,
+album, date, genre, track number, ...); a longer one is left out when coding.
+
 The coding path's own sections follow (the filterbank path's: :mod:`bitstream.filterbank`).
 Where a path's model sections would be, a segment coded with a shared model holds
 ``MODL``, the 32-byte SHA-256 digest of a :mod:`bitstream.saem` file, whose sections
 stand in for them when it is read: it decodes only with that model at hand.
 
 >>> header = SegmentHeader(8000, 2, 0, 100, True, 0.5, 7.0, "demo")
->>> [segment] = read_segments(write_segment(header, [(b"DATA", b"123")]))
->>> segment.header.path, segment.sections
-('demo', {b'DATA': b'123'})
+>>> source = Source("PCM_24", {"title": "Feelings"})
+>>> [segment] = read_segments(write_segment(header, [(b"DATA", b"123")], source))
+>>> segment.header.path, segment.sections, segment.source.sample_format
+('demo', {b'DATA': b'123'}, 'PCM_24')
 """
 
 from __future__ import annotations
@@ -35,15 +48,22 @@ import math
 import re
 import struct
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import BinaryIO
 
 from bitstream.container import SAE_MAGIC, FormatError, bytes_left, read_container, write_container
 from bitstream.saem import DIGEST_SIZE, SharedModel
 
-VERSION = 5
+VERSION = 6
 SHARED_MODEL = b"MODL"  # the section naming a shared model by its digest
+SOURCE = b"SRCE"  # what the input was: the first segment's
+# the sample formats SRCE records, by code, as soundfile names them ("" for not recorded)
+SAMPLE_FORMATS = ("", "PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")
+MAX_TAGS = 16
+MAX_TAG_BYTES = 1024  # of a tag's value
+MAX_SOURCE_BYTES = 4096  # of the whole SRCE section
+TAG_NAME = re.compile(r"[a-z]{1,16}")
 MAX_SEGMENT_FRAMES = 1 << 22  # bounds what one segment makes a decoder allocate
 MAX_FRAMES = 1 << 36  # about 18 days at 44.1 kHz
 LAST = 1  # the flag of the last segment
@@ -74,6 +94,43 @@ class SegmentHeader:
         return data
 
 
+@dataclass(frozen=True)
+class Source:
+    """What the input was: its sample format (a soundfile subtype, "" if not recorded)
+    and its tags (name: value)."""
+
+    sample_format: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def pack(self) -> bytes:
+        """The SRCE payload; a ValueError if it breaks the limits (see :func:`tags_that_fit`)."""
+        parts = [bytes([SAMPLE_FORMATS.index(self.sample_format), len(self.tags)])]
+        for name, value in self.tags.items():
+            data = value.encode("utf-8")
+            parts.append(bytes([len(name)]) + name.encode("ascii"))
+            parts.append(struct.pack("<H", len(data)) + data)
+        data = b"".join(parts)
+        _unpack_source(data)  # what could not be read back is not written
+        return data
+
+
+def tags_that_fit(tags: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The tags a SRCE section can hold, in order while they fit, and the names of those
+    left out (too long, too many, or a name that is not lowercase letters)."""
+    kept: dict[str, str] = {}
+    left_out = []
+    size = 2
+    for name, value in tags.items():
+        length = len(value.encode("utf-8"))
+        grown = size + 3 + len(name) + length
+        fits = length <= MAX_TAG_BYTES and grown <= MAX_SOURCE_BYTES and len(kept) < MAX_TAGS
+        if fits and TAG_NAME.fullmatch(name) and name not in kept:
+            kept[name], size = value, grown
+        else:
+            left_out.append(name)
+    return kept, left_out
+
+
 @dataclass
 class Segment:
     """One segment of a ``.sae`` file, checked and split into sections."""
@@ -82,6 +139,7 @@ class Segment:
     sections: dict[bytes, bytes]  # the coding path's, a named shared model's included
     stored_bytes: dict[str, int]  # each section's payload as stored in the file
     model_digest: bytes | None  # the shared model's, when the segment names one
+    source: Source | None = None  # what the input was: the first segment's, if recorded
 
 
 class MissingModelError(FormatError):
@@ -95,9 +153,22 @@ class MissingModelError(FormatError):
         self.digest = digest
 
 
-def write_segment(header: SegmentHeader, sections: list[tuple[bytes, bytes]]) -> bytes:
-    """A segment: ``HEAD``, then the coding path's ``sections`` (tag, payload)."""
-    return write_container(SAE_MAGIC, VERSION, [(b"HEAD", header.pack()), *sections])
+def write_segment(
+    header: SegmentHeader, sections: list[tuple[bytes, bytes]], source: Source | None = None
+) -> bytes:
+    """A segment: ``HEAD``, ``SRCE`` (the first segment's, if a ``source`` is given), then
+    the coding path's ``sections`` (tag, payload)."""
+    head = [(b"HEAD", header.pack())]
+    if source is not None:
+        if header.first_frame != 0:
+            raise ValueError("only the first segment records the source")
+        head.append((SOURCE, source.pack()))
+    return write_container(SAE_MAGIC, VERSION, [*head, *sections])
+
+
+def source_size(source: Source | None) -> int:
+    """Bytes that recording ``source`` adds to the first segment."""
+    return 0 if source is None else 12 + len(source.pack())
 
 
 def segment_size(path: str, sections: list[tuple[bytes, bytes]]) -> int:
@@ -153,6 +224,11 @@ def _read_segment(stream: BinaryIO, models: Mapping, need_models: bool) -> Segme
     if next(iter(sections), None) != b"HEAD":
         raise FormatError("a segment must start with its HEAD section")
     header = _unpack_header(sections.pop(b"HEAD"))
+    source = None
+    if SOURCE in sections:
+        if next(iter(sections)) != SOURCE or header.first_frame != 0:
+            raise FormatError("a SRCE section must follow the first segment's HEAD")
+        source = _unpack_source(sections.pop(SOURCE))
     digest = sections.get(SHARED_MODEL)
     if digest is not None:
         if len(digest) != DIGEST_SIZE:
@@ -167,7 +243,7 @@ def _read_segment(stream: BinaryIO, models: Mapping, need_models: bool) -> Segme
             sections.update(shared.sections)
         elif need_models:
             raise MissingModelError(digest)
-    return Segment(header, sections, stored, digest)
+    return Segment(header, sections, stored, digest, source)
 
 
 def _unpack_header(data: bytes) -> SegmentHeader:
@@ -190,3 +266,32 @@ def _unpack_header(data: bytes) -> SegmentHeader:
         raise FormatError(f"header: {name!r} is not a coding path's name")
     return SegmentHeader(rate, channels, first_frame, frames, bool(flags & LAST), gain,
                          quality, name)  # fmt: skip
+
+
+def _unpack_source(data: bytes) -> Source:
+    if len(data) < 2 or len(data) > MAX_SOURCE_BYTES:
+        raise FormatError(f"SRCE section of {len(data)} bytes (2 to {MAX_SOURCE_BYTES})")
+    code, count = data[0], data[1]
+    if code >= len(SAMPLE_FORMATS):
+        raise FormatError(f"SRCE: unknown sample format {code}")
+    if count > MAX_TAGS:
+        raise FormatError(f"SRCE: {count} tags, at most {MAX_TAGS}")
+    tags, at = {}, 2
+    for _ in range(count):
+        length = data[at] if at < len(data) else 0
+        name = data[at + 1 : at + 1 + length].decode("ascii", "replace")
+        at += 1 + length
+        if not TAG_NAME.fullmatch(name) or name in tags or at + 2 > len(data):
+            raise FormatError(f"SRCE: tag name {name!r} is unusable, repeated or cut short")
+        (size,) = struct.unpack_from("<H", data, at)
+        value = data[at + 2 : at + 2 + size]
+        at += 2 + size
+        if size > MAX_TAG_BYTES or at > len(data):
+            raise FormatError(f"SRCE: tag {name} claims {size} bytes")
+        try:
+            tags[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormatError(f"SRCE: tag {name} is not UTF-8") from None
+    if at != len(data):
+        raise FormatError(f"SRCE: {len(data) - at} bytes after the tags")
+    return Source(SAMPLE_FORMATS[code], tags)

@@ -24,6 +24,7 @@ _HOMES = {
     "LearnedPath": "codec.paths.learned",
     "MissingModelError": "bitstream",
     "SharedModel": "bitstream",
+    "Source": "bitstream",
     "compress": "codec.api",
     "compress_file": "codec.api",
     "decompress": "codec.api",

@@ -7,8 +7,8 @@ their mean, so the shape a caller gave is the shape it gets back.
 >>> stereo = to_stereo(check_audio(mono))
 >>> stereo.tolist(), to_channels(stereo, 1).tolist()
 ([[0.5, 0.5], [-0.25, -0.25]], [[0.5], [-0.25]])
->>> round(snr_db(mono, mono * 0.9), 1)
-20.0
+>>> round(snr_db(mono, mono * 0.9), 1), round(snr_db(mono, mono[:, None] * 0.9), 1)
+(20.0, 20.0)
 """
 
 from __future__ import annotations
@@ -55,8 +55,19 @@ def to_channels(stereo: np.ndarray, channels: int) -> np.ndarray:
 
 
 def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """10 log10(signal energy / error energy) over all samples; inf for an exact copy."""
+    """10 log10(signal energy / error energy) over all samples; inf for an exact copy.
+
+    Mono may be shaped (frames,), as ``soundfile.read`` gives it, on one side and
+    (frames, 1), as :func:`codec.decompress` gives it, on the other; any other difference
+    in shape is an :class:`AudioError`, never a broadcast.
+    """
     reference = np.asarray(reference, dtype=np.float64)
+    decoded = np.asarray(decoded)
+    if reference.shape != decoded.shape:
+        mono = {(len(reference),), (len(reference), 1)}
+        if reference.ndim == 0 or {reference.shape, decoded.shape} != mono:
+            raise AudioError(f"cannot compare audio shaped {reference.shape} with {decoded.shape}")
+        reference, decoded = reference.reshape(-1), decoded.reshape(-1)
     return energy_ratio_db(np.sum(reference**2), np.sum((reference - decoded) ** 2))
 
 

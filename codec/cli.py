@@ -2,28 +2,46 @@
 a decoded file with its original, fit and animate, and train a shared model.
 
 Exit codes: 0 success, 1 bad data (unreadable audio, damaged file, existing output),
-2 bad usage, 130 interrupted. Errors are one line on stderr, never a traceback. The
-arguments are read before anything heavy is imported, so help and usage errors are quick.
+2 bad usage, 130 interrupted (Ctrl-C; 143 for SIGTERM, 129 for SIGHUP), 141 when the
+reader of standard output went away. Errors are one line on stderr, never a traceback.
+The arguments are read and checked before anything heavy is imported, so help and usage
+errors are quick; ``-`` names standard input or output, as for flac and opusenc.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
+from codec.usage import UsageError, check_files, check_usage
+
 DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in step
+QUALITY_RANGE = (0.0, 24.0)  # codec.rate.QUALITY_RANGE, likewise
 DEFAULT_ITERATIONS = 1000  # codec.settings.FitSettings().iterations, likewise
 POST_ITERATIONS = 150  # the post's
 QUALITY_HELP = (
-    "quality, 0 to 24 (default %(default)s): the price of a bit is 2**-Q in distortion, "
-    "which sets the quantizer step; each step up buys about 3 dB of SNR for more bits"
+    "quality, 0 to 24 (default 7): the price of a bit is 2**-Q in distortion, which sets "
+    "the quantizer step; each step up buys about 3 dB of SNR for more bits"
 )
 FRAMES = 40  # frames of a fit animation, unless --every says otherwise (codec.commands)
+BITS = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}  # --bits: soundfile's names
+FORMATS = (
+    "formats: sae reads audio in any format libsndfile reads (WAV, FLAC, Ogg Vorbis and "
+    "Opus, MP3, AIFF, CAF, ...) and writes .sae files; decompress writes WAV, FLAC, Ogg "
+    "Vorbis or AIFF, as the output's extension says, in the input's sample format unless "
+    "--bits says otherwise. '-' reads standard input or writes standard output (WAV)."
+)
 
 
-class UsageError(Exception):
-    """Options that do not go together: exit code 2, like any usage error."""
+class Interrupted(KeyboardInterrupt):
+    """A signal that stops the command as Ctrl-C does: outputs are cleaned up."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(signal.Signals(number).name)
+        self.number = number
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,42 +49,68 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _quality(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 24:
-        raise argparse.ArgumentTypeError(f"quality {text} is outside 0 to 24")
+class _Version(argparse.Action):
+    """--version, read from the installed package only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            parser.exit(0, f"sae {version('sae')}\n")
+        except PackageNotFoundError:
+            parser.exit(0, "sae (not installed: run from a source tree)\n")
+
+
+def _number(text: str, low: float, high: float, what: str, kind=float) -> float:
+    """``text`` as a number of ``kind`` in [low, high], or a one-line usage error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not low <= value <= high:  # NaN fails this too
+        low, high = (f"{end:g}" if isinstance(end, float) else str(end) for end in (low, high))
+        raise argparse.ArgumentTypeError(f"{text} is outside {low} to {high}")
     return value
 
 
+def _quality(text: str) -> float:
+    return _number(text, *QUALITY_RANGE, "a number")
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1e6:
+    value = _number(text, 0, 1e6, "a positive number")
+    if value == 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
+    return int(_number(text, 1, 1 << 31, "a positive whole number", int))
+
+
+def _seed(text: str) -> int:
+    return int(_number(text, 0, (1 << 32) - 1, "a whole number", int))
 
 
 def _option_groups() -> dict[str, argparse.ArgumentParser]:
     """The options several commands share, each group defined once (argparse parents)."""
     output = _Parser(add_help=False)
     output.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
-    output.add_argument("--quiet", action="store_true", help="no progress bar")
-    fitting = _Parser(add_help=False)
+    output.add_argument(
+        "--quiet", action="store_true", help="no progress bars (drawn only on a terminal)"
+    )
+    fitting = _Parser(add_help=False)  # defaults None: what was given can be told apart
     fitting.add_argument(
         "--iterations",
         type=_positive,
-        default=DEFAULT_ITERATIONS,
-        help="fitting iterations (default %(default)s)",
+        help=f"fitting iterations of paths that fit by gradient (default {DEFAULT_ITERATIONS})",
     )
-    fitting.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    fitting.add_argument("--seed", type=_seed, help="random seed, 0 to 2**32-1 (default 0)")
     fitting.add_argument(
-        "--device", choices=["cpu", "cuda"], default="cpu", help="where to fit (default cpu)"
+        "--device", choices=["cpu", "cuda"], help="where paths that fit by gradient fit (cpu)"
     )
     models = _Parser(add_help=False)
     models.add_argument(
@@ -89,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural audio codec: fits what it codes to each song (by default a "
         "designed filterbank whose decoder and entropy tables are fitted) and writes a "
         "self-contained .sae file, every bit counted.",
+        epilog=FORMATS,
     )
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     group = _option_groups()
 
@@ -97,18 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
         "compress",
         parents=[group["output"], group["fitting"]],
         help="code a song and write INPUT.sae",
-        description="Code each INPUT (wav, flac, ogg, mp3, ...) and write a .sae file "
-        "holding what the decoder needs and the coded latents, a segment of 95 s (at "
-        "44.1 kHz) at a time. Prints the size in bits per sample and kbps, and the SNR of "
-        "decoding the written file. Several inputs are coded one after another (or -j at "
-        "a time), a line each; one that fails does not stop the others.",
+        description="Code each INPUT (wav, flac, ogg, mp3, ...; '-' for standard input) and "
+        "write a .sae file holding what the decoder needs, the coded latents, and the "
+        "input's sample format and small tags, a segment of 95 s (at 44.1 kHz) at a time. "
+        "Prints the size in bits per sample and kbps, and the SNR of decoding the written "
+        "file (on stderr when the file goes to standard output). Several inputs are coded "
+        "one after another (or -j at a time), a line each; one that fails does not stop "
+        "the others.",
+        epilog=FORMATS,
     )
-    c.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files")
+    c.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files, or -")
     c.add_argument(
-        "-o", "--output", type=Path, help="output file, for one input (default: INPUT with .sae)"
+        "-o",
+        "--output",
+        type=Path,
+        help="output file, for one input, or - for standard output (default: INPUT with "
+        ".sae; standard output for standard input)",
     )
     rate = c.add_mutually_exclusive_group()
-    rate.add_argument("-q", "--quality", type=_quality, default=DEFAULT_QUALITY, help=QUALITY_HELP)
+    rate.add_argument("-q", "--quality", type=_quality, help=QUALITY_HELP)
     rate.add_argument(
         "--bitrate",
         type=_positive_float,
@@ -135,26 +188,40 @@ def build_parser() -> argparse.ArgumentParser:
     d = commands.add_parser(
         "decompress",
         parents=[group["output"], group["models"]],
-        help="decode a .sae file to audio",
-        description="Decode INPUT.sae to an audio file with the original's sample rate, "
-        "channel count and length (format from the extension, 16-bit for wav and flac).",
+        help="decode .sae files to audio",
+        description="Decode each INPUT.sae ('-' for standard input) to an audio file with "
+        "the original's sample rate, channel count, length, sample format and tags (the "
+        "format from the extension; WAV to standard output).",
+        epilog=FORMATS,
     )
-    d.add_argument("input", type=Path, help=".sae file to decode")
-    d.add_argument("-o", "--output", type=Path, help="output file (default: INPUT with .wav)")
+    d.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, or -")
+    d.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output file, for one input, or - for standard output (default: INPUT with "
+        ".wav; standard output for standard input)",
+    )
+    d.add_argument(
+        "--bits",
+        choices=list(BITS),
+        help="write 16-bit or 24-bit integers or 32-bit floats (default: as the input was)",
+    )
 
     i = commands.add_parser(
         "info",
         parents=[group["output"], group["models"]],
-        help="show a .sae file's header and section sizes",
-        description="Show the header fields of a .sae file and the bytes of each section.",
+        help="show .sae files' headers and section sizes",
+        description="Show the header fields of each .sae file ('-' for standard input), "
+        "what its input was, and the bytes of each section; every CRC is checked.",
     )
-    i.add_argument("input", type=Path, help=".sae file to inspect")
-    i.add_argument("--json", action="store_true", help="print one JSON object")
+    i.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, or -")
+    i.add_argument("--json", action="store_true", help="print a JSON object (a line) per file")
     i.add_argument(
         "--plot",
         type=Path,
         metavar="OUT.png",
-        help="also draw the bits spent on each latent channel and over time",
+        help="also draw the bits spent on each latent channel and over time (one input)",
     )
 
     a = commands.add_parser(
@@ -175,12 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[group["output"], group["fitting"]],
         help="fit a song's model and animate the fitting",
         description="Fit the decoder to INPUT as sae compress would (or, with --no-rate, "
-        "the original post's autoencoder on plain mean squared error) and print how close "
-        "it gets. With --animate, write an animated GIF of one fixed random segment: left "
-        "and right channels, the original against the reconstruction, a frame every few "
-        "iterations, iteration and SNR in the title.",
+        "the original post's autoencoder on plain mean squared error, "
+        f"{POST_ITERATIONS} iterations unless --iterations says otherwise) and print how "
+        "close it gets. With --animate, write an animated GIF of one fixed random segment "
+        "(the seed picks it): left and right channels, the original against the "
+        "reconstruction, a frame every few iterations, iteration and SNR in the title.",
     )
-    t.set_defaults(iterations=POST_ITERATIONS)
     t.add_argument("input", type=Path, help="audio file to fit")
     t.add_argument("--animate", type=Path, metavar="OUT.gif", help="write the animation here")
     t.add_argument(
@@ -214,30 +281,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _named_files(args: argparse.Namespace) -> list[Path]:
-    """The files the command reads, which must exist."""
-    model = getattr(args, "model", None)
-    named = [getattr(args, name, None) for name in ("input", "original", "decoded")]
-    named += model if isinstance(model, list) else [model]
-    named += [*getattr(args, "inputs", []), *getattr(args, "songs", [])]
-    return [path for path in named if path is not None]
+def _interrupt(number: int, frame) -> None:
+    for other in (signal.SIGTERM, signal.SIGHUP):  # let the cleanup run to its end
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(number)
+
+
+def _interrupted(error: KeyboardInterrupt) -> int:
+    """Say what an interruption left, and its exit code."""
+    written = getattr(error, "written", [])
+    how = f" ({error.args[0]})" if isinstance(error, Interrupted) else ""
+    if written:
+        shown = ", ".join(map(str, written[:3])) + (", ..." if len(written) > 3 else "")
+        left = f"{len(written)} finished output{'s' if len(written) > 1 else ''} kept ({shown})"
+        print(f"sae: interrupted{how}; {left}, nothing else written", file=sys.stderr)
+    else:
+        print(f"sae: interrupted{how}; no output was written", file=sys.stderr)
+    return 128 + (error.number if isinstance(error, Interrupted) else signal.SIGINT)
+
+
+def _quiet_stdout() -> None:
+    """Standard output's reader went away (| head): stop writing to it, silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.progress = not args.quiet and sys.stderr.isatty()
+    # SIGTERM and SIGHUP stop the command as Ctrl-C does: its outputs are cleaned up
+    handlers = {n: signal.signal(n, _interrupt) for n in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        for path in _named_files(args):
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no such file")
+        return _run(parser, args)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        check_usage(args)
+        check_files(args)
         from codec import commands  # the codec is imported once the arguments are good
 
         commands.COMMANDS[args.command](args)
+        sys.stdout.flush()
     except UsageError as error:
-        parser.error(str(error))
-    except KeyboardInterrupt:
-        print("sae: interrupted; no output was written", file=sys.stderr)
-        return 130
+        prog = f"sae {args.command}"
+        parser.exit(2, f"{prog}: error: {error} (see {prog} --help)\n")
+    except KeyboardInterrupt as error:
+        return _interrupted(error)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 128 + signal.SIGPIPE
     except Exception as error:
         if not isinstance(error, OSError):  # a missing file needs no codec to say so
             from codec.commands import DATA_ERRORS

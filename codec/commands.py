@@ -1,49 +1,78 @@
-"""What each ``sae`` command does, once :mod:`codec.cli` has read its arguments."""
+"""What each ``sae`` command does, once :mod:`codec.cli` has read and checked its arguments."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
-import sys
-from concurrent.futures import ProcessPoolExecutor
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from bitstream import FormatError, read_model, write_model
-from bitstream.sae import MAX_SEGMENT_FRAMES
+from bitstream import FormatError, read_model, read_segments, write_model
+from bitstream.sae import MAX_SEGMENT_FRAMES, MAX_SOURCE_BYTES, MAX_TAG_BYTES, MAX_TAGS
 from codec.api import compress, compress_file, decompress, decompress_file
 from codec.artist import train_artist
 from codec.audio import AudioError, snr_db
-from codec.cli import FRAMES, UsageError
-from codec.files import OutputFormatError, check_output, read_audio, write_bytes
-from codec.inspect import bit_usage, describe
+from codec.cli import BITS, FRAMES, POST_ITERATIONS
+from codec.console import DataError, Job, JobError, note, run_jobs, say
+from codec.files import (
+    OutputFormatError,
+    audio_format,
+    check_output,
+    is_stream,
+    output_subtype,
+    read_audio,
+    write_bytes,
+)
+from codec.inspect import SAMPLE_FORMAT_NAMES, bit_usage, describe
+from codec.paths import DEFAULT_PATH, CodingPath, path_named
+from codec.quantizer import DEFAULT_QUALITY
+from codec.rate import QUALITY_RANGE
 from codec.settings import FitSettings
-
-
-class DataError(Exception):
-    """Some of many files failed (each has said why): exit code 1."""
-
+from codec.streams import readable, writable
+from codec.usage import UsageError, is_stdio
 
 # the errors that are the data's fault: exit code 1, one line
-DATA_ERRORS = (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError, DataError)
+DATA_ERRORS = (FormatError, AudioError, OutputFormatError, OSError, sf.LibsndfileError, DataError,
+               JobError)  # fmt: skip
+FIT_OPTIONS = ("iterations", "seed", "device")  # what FitSettings takes from the command line
+MISSED_TARGET = 0.02  # a size this far off its target, in log size, is said to miss it
 
 
-def settings_of(args: argparse.Namespace) -> FitSettings:
-    if args.device == "cuda":
+def fits_by_gradient(coding: CodingPath) -> bool:
+    """Whether ``coding`` fits something by gradient, so that the iterations, seed and
+    device of :class:`FitSettings` change what it writes. A path says so with a true
+    ``fits_by_gradient`` attribute; the filterbank path fits its decoder in closed form."""
+    return bool(getattr(coding, "fits_by_gradient", False))
+
+
+def settings_of(
+    args: argparse.Namespace, by_gradient: bool, what: str, used: tuple[str, ...] = ()
+) -> FitSettings:
+    """The fit settings the options give. Given to ``what`` that fits nothing by gradient
+    (``by_gradient`` False), they have no effect, and a note says so; ``used``: options
+    the command uses itself whatever fits."""
+    given = {name: getattr(args, name) for name in FIT_OPTIONS if getattr(args, name) is not None}
+    ignored = [f"--{name}" for name in given if name not in used]
+    if ignored and not by_gradient:
+        verb = "has" if len(ignored) == 1 else "have"
+        note(f"{' and '.join(ignored)} {verb} no effect on {what}, which fits nothing by gradient")
+    if by_gradient and given.get("device") == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here")
-    return FitSettings(iterations=args.iterations, seed=args.seed, device=args.device)
+    return replace(FitSettings(), **given)
 
 
 def shared_models(args: argparse.Namespace) -> list:
     paths = list(args.model)
     if args.model_dir is not None:
-        if not args.model_dir.is_dir():
-            raise FileNotFoundError(f"{args.model_dir}: no such folder")
         paths += sorted(args.model_dir.glob("*.saem"))
     return [read_model_file(path) for path in paths]
 
@@ -55,111 +84,154 @@ def read_model_file(path: Path):
         raise FormatError(f"{path}: {error}") from None
 
 
+def shown(path: Path) -> str:
+    return "standard output" if is_stdio(path) else str(path)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def run_compress(args: argparse.Namespace) -> None:
-    if args.output is not None and len(args.inputs) > 1:
-        raise UsageError("-o names one output: give one input, or leave -o out")
-    if args.model is not None and (args.bitrate or args.bits_per_sample):
-        raise UsageError("--model codes at the model's quality: no --bitrate or --bits-per-sample")
-    settings = settings_of(args)
+    coding = path_named(DEFAULT_PATH)
+    settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
     for path in args.inputs:
         if path.suffix.lower() == ".sae":
             raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
     shared = read_model_file(args.model) if args.model is not None else None
-    jobs = [(path, args.output or path.with_suffix(".sae")) for path in args.inputs]
-    if len(jobs) == 1:  # its error is the command's error
-        compress_one(*jobs[0], args, settings, shared, progress=not args.quiet)
-        return
-    if args.jobs == 1:
-        failed = [job for job in jobs if not try_compress(*job, args, settings, shared)]
-    else:
-        with ProcessPoolExecutor(min(args.jobs, len(jobs))) as pool:
-            done = [pool.submit(try_compress, *job, args, settings, shared) for job in jobs]
-            failed = [job for job, future in zip(jobs, done, strict=True) if not future.result()]
-    if failed:
-        raise DataError(f"{len(failed)} of {len(jobs)} files failed")
+    jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
+    work = functools.partial(compress_one, args=args, settings=settings, shared=shared)
+    run_jobs(jobs, work, DATA_ERRORS, workers=args.jobs, progress=args.progress)
 
 
-def try_compress(source: Path, output: Path, args, settings, shared) -> bool:
-    """One of many files: its line, or its error's; True if it worked."""
-    try:
-        compress_one(source, output, args, settings, shared, progress=False)
-    except DATA_ERRORS as error:
-        print(f"sae: error: {source}: {error}", file=sys.stderr, flush=True)
-        return False
-    return True
-
-
-def compress_one(source: Path, output: Path, args, settings, shared, progress: bool) -> None:
-    """Compress one file and print its line."""
-    info = sf.info(str(source))  # an unreadable input says so before the output does
-    bits = args.bits_per_sample
-    if args.bitrate is not None:
-        bits = args.bitrate * 1000 / (info.samplerate * info.channels)
-    report = compress_file(source, output, overwrite=args.force, quality=args.quality,
-                           bits_per_sample=bits, settings=settings, progress=progress,
-                           shared=shared)  # fmt: skip
+def compress_one(job: Job, progress: bool, args, settings, shared) -> str:
+    """Compress one file: its line; notes for what the user asked and did not get."""
+    with readable(job.source) as source:
+        with sf.SoundFile(source) as audio:  # an unreadable input says so before the output
+            rate, channels = audio.samplerate, audio.channels
+        bits = args.bits_per_sample
+        if args.bitrate is not None:
+            bits = args.bitrate * 1000 / (rate * channels)
+        quality = DEFAULT_QUALITY if args.quality is None else args.quality
+        report = compress_file(source, writable(job.output), overwrite=args.force,
+                               quality=quality, bits_per_sample=bits, settings=settings,
+                               progress=progress, shared=shared)  # fmt: skip
+    if bits is not None and abs(math.log(report.bits_per_sample / bits)) > MISSED_TARGET:
+        asked = f"{args.bitrate:g} kbps" if args.bitrate else f"{bits:g} bits/sample"
+        note(f"{job.name}: {asked} could not be met within quality {QUALITY_RANGE[0]:g} to "
+             f"{QUALITY_RANGE[1]:g}: {report.kbps:.1f} kbps ({report.bits_per_sample:.3f} "
+             "bits/sample) written, the nearest found")  # fmt: skip
+    if report.tags_left_out:
+        note(f"{job.name}: tags too large to record were left out (at most {MAX_TAGS} of "
+             f"{MAX_TAG_BYTES} bytes each, {MAX_SOURCE_BYTES} in all): "
+             f"{', '.join(report.tags_left_out)}")  # fmt: skip
+    ratio = report.ratio_to_pcm16
+    size = f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
     how = "coded with the shared model" if shared else "fitted and coded"
-    print(
-        f"{output}: {report.bytes} bytes, {report.bits_per_sample:.3f} bits/sample, "
-        f"{report.kbps:.1f} kbps, {report.ratio_to_pcm16:.1f}x smaller than 16-bit PCM, "
-        f"SNR {report.snr_db:.2f} dB (decoded from the file), {how} in {report.seconds:.1f} s",
-        flush=True,
-    )
+    return (f"{shown(job.output)}: {report.bytes} bytes, {report.bits_per_sample:.3f} "
+            f"bits/sample, {report.kbps:.1f} kbps, {size} than 16-bit PCM, SNR "
+            f"{report.snr_db:.2f} dB (decoded from the file), {how} in "
+            f"{report.seconds:.1f} s")  # fmt: skip
 
 
 def run_train_artist(args: argparse.Namespace) -> None:
     if args.output.suffix.lower() != ".saem":
         raise OutputFormatError(f"{args.output}: a shared model is a .saem file: name it so")
     check_output(args.output, args.force)
-    settings = settings_of(args)
+    coding = path_named(DEFAULT_PATH)
+    settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
     songs = [read_audio(path)[0] for path in args.songs]
-    shared = train_artist(songs, quality=args.quality, settings=settings, progress=not args.quiet)
+    shared = train_artist(songs, quality=args.quality, settings=settings, progress=args.progress)
     data = write_model(shared)
     write_bytes(args.output, data, args.force)
-    print(f"{args.output}: {len(data)} bytes, model {shared.digest.hex()}, from {len(songs)} songs")
+    say(f"{args.output}: {len(data)} bytes, model {shared.digest.hex()}, from {len(songs)} songs")
 
 
 def run_decompress(args: argparse.Namespace) -> None:
-    output = args.output or args.input.with_suffix(".wav")
-    describe(args.input.read_bytes())  # a damaged file says so before the output does
-    frames, channels, rate = decompress_file(
-        args.input, output, overwrite=args.force, models=shared_models(args)
-    )
-    print(f"{output}: {frames} frames, {channels} channels, {rate} Hz")
+    subtype = BITS.get(args.bits)
+    for output in args.outputs:
+        kind = audio_format(writable(output))  # an unknown extension: before any decoding
+        try:
+            output_subtype(kind, "", subtype)
+        except OutputFormatError as error:
+            raise UsageError(f"--bits {args.bits}: {error}") from None
+    models = shared_models(args)
+    jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
+    work = functools.partial(decompress_one, args=args, models=models, subtype=subtype)
+    run_jobs(jobs, work, DATA_ERRORS, progress=args.progress)
+
+
+def decompress_one(job: Job, progress: bool, args, models, subtype) -> str:
+    with readable(job.source) as source:
+        recorded = _checked(source)
+        target = writable(job.output)
+        kind = audio_format(target)
+        written = output_subtype(kind, recorded, subtype) or sf.default_subtype(kind)
+        frames, channels, rate = decompress_file(source, target, overwrite=args.force,
+                                                 models=models, subtype=subtype,
+                                                 progress=progress)  # fmt: skip
+    name = SAMPLE_FORMAT_NAMES.get(written, written)
+    return f"{shown(job.output)}: {frames} frames, {plural(channels, 'channel')}, {rate} Hz, {name}"
+
+
+def _checked(source) -> str:
+    """Read every segment of a ``.sae`` file, so that a damaged one says so before an
+    output is made; its recorded sample format."""
+    with contextlib.ExitStack() as stack:
+        handle = source if is_stream(source) else stack.enter_context(open(source, "rb"))
+        segments = read_segments(handle, need_models=False)
+        first = next(segments)
+        for _ in segments:
+            pass
+        if is_stream(source):
+            source.seek(0)
+    return first.source.sample_format if first.source else ""
 
 
 GENERIC_FIELDS = {"path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments",
-                  "bits_per_sample", "kbps", "quality", "shared_model", "sections"}  # fmt: skip
+                  "bits_per_sample", "kbps", "quality", "shared_model", "sections",
+                  "sample_format", "tags"}  # fmt: skip
 
 
 def run_info(args: argparse.Namespace) -> None:
-    data = args.input.read_bytes()
     models = shared_models(args)
+    if args.plot is not None:
+        check_output(args.plot, args.force, None if is_stdio(args.inputs[0]) else args.inputs[0])
+    work = functools.partial(info_one, args=args, models=models)
+    jobs = [Job(source) for source in args.inputs]
+    run_jobs(jobs, work, DATA_ERRORS, progress=args.progress, numbered=False)
+
+
+def info_one(job: Job, progress: bool, args, models) -> str:
+    with readable(job.source) as source:
+        data = source.read() if is_stream(source) else source.read_bytes()
     info = describe(data, models)
     if args.plot is not None:
-        check_output(args.plot, args.force, args.input)
         usage = bit_usage(data, models)
         from codec.plots import plot_bits  # matplotlib: only for the commands that draw
 
         plot_bits(usage.channel_bits, usage.channel_names, usage.seconds, usage.kbps, args.plot)
     if args.json:
-        print(json.dumps(info))
-        return
-    print(f"{args.input}")
+        return json.dumps({"file": job.name, **info})
+    lines = [job.name]
     for key in ("path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments"):
-        print(f"  {key:<24}{info[key]}")
-    print(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
-    print(f"  {'kbps':<24}{info['kbps']:.2f}")
-    print(f"  {'quality':<24}{info['quality']:g}")
+        lines.append(f"  {key:<24}{info[key]}")
+    lines.append(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
+    lines.append(f"  {'kbps':<24}{info['kbps']:.2f}")
+    lines.append(f"  {'quality':<24}{info['quality']:g}")
+    format_name = SAMPLE_FORMAT_NAMES.get(info["sample_format"], info["sample_format"])
+    lines.append(f"  {'sample_format':<24}{format_name}")
+    lines += [f"  tag {name:<20}{value}" for name, value in info["tags"].items()]
     if info["shared_model"]:
-        print(f"  {'shared model':<24}{info['shared_model']}")
+        lines.append(f"  {'shared model':<24}{info['shared_model']}")
     for key, value in info.items():  # the coding path's own fields
         if key not in GENERIC_FIELDS:
-            print(f"  {key:<24}{value:.4g}" if isinstance(value, float) else f"  {key:<24}{value}")
-    for name, size in info["sections"].items():
-        print(f"  section {name:<16}{size} bytes")
+            lines.append(f"  {key:<24}{value:.4g}" if isinstance(value, float) else
+                         f"  {key:<24}{value}")  # fmt: skip
+    lines += [f"  section {name:<16}{size} bytes" for name, size in info["sections"].items()]
     if args.plot is not None:
-        print(f"{args.plot}: bits per latent channel and over time")
+        lines.append(f"{args.plot}: bits per latent channel and over time")
+    return "\n".join(lines)
 
 
 def run_fit(args: argparse.Namespace) -> None:
@@ -167,41 +239,50 @@ def run_fit(args: argparse.Namespace) -> None:
         if args.animate.suffix.lower() != ".gif":
             raise OutputFormatError(f"{args.animate}: the animation is a GIF: name it .gif")
         check_output(args.animate, args.force, args.input)
-    settings = settings_of(args)
+    coding = path_named(DEFAULT_PATH)
+    if args.no_rate:  # the post's autoencoder fits by gradient, as the post did
+        settings = settings_of(args, True, "the post's autoencoder")
+        iterations = args.iterations or POST_ITERATIONS
+    else:
+        by_gradient = fits_by_gradient(coding)
+        used = ("seed",) if args.animate else ()  # the seed picks the segment animated
+        settings = settings_of(args, by_gradient, f"the {coding.name} path", used=used)
+        iterations = settings.iterations if by_gradient else 1  # closed form: before, after
     audio, rate = read_audio(args.input)
     length = round(args.segment_seconds * rate) if args.segment_seconds else 1024
     first_segment = min(len(audio), MAX_SEGMENT_FRAMES)  # the animation follows its fitting
     length = max(1, min(length, first_segment))
-    start = int(np.random.default_rng(args.seed).integers(0, first_segment - length + 1))
-    every = args.every or max(1, args.iterations // FRAMES)
+    start = int(np.random.default_rng(settings.seed).integers(0, first_segment - length + 1))
+    every = args.every or max(1, iterations // FRAMES)
     frames: list[tuple[int, np.ndarray]] = []
 
     def snapshot(iteration: int, reconstruct) -> None:
-        if iteration % every == 0 or iteration == args.iterations or not args.no_rate:
+        if iteration % every == 0 or iteration == iterations or not args.no_rate:
             frames.append((iteration, reconstruct(start, length)))  # the filterbank: 0 and 1
 
-    progress = not args.quiet
     if args.no_rate:
         from codec.post import fit_post  # torch: only for the post's model
 
         post = FitSettings.of_post()
-        settings = FitSettings(settings.iterations, post.learning_rate, post.batch_size,
-                               post.window, settings.seed, settings.device)  # fmt: skip
-        decoded = fit_post(audio, settings=settings, progress=progress, on_fit_step=snapshot)
+        settings = replace(settings, iterations=iterations, learning_rate=post.learning_rate)
+        decoded = fit_post(audio, settings=settings, progress=args.progress,
+                           on_fit_step=snapshot)  # fmt: skip
         title, size = "the post's autoencoder, plain MSE", "latents unquantized"
+        how = f"after {iterations} iterations"
     else:
-        data = compress(audio, rate, quality=args.quality, settings=settings, progress=progress,
-                        on_fit_step=snapshot)  # fmt: skip
+        data = compress(audio, rate, quality=args.quality, settings=settings,
+                        progress=args.progress, on_fit_step=snapshot)  # fmt: skip
         decoded, _ = decompress(data)
         title = f"sae at quality {args.quality:g}"
         size = f"{8 * len(data) / audio.size:.3f} bits/sample"
+        how = f"after {iterations} iterations" if fits_by_gradient(coding) else "(closed form)"
     snr = snr_db(audio, decoded)
-    print(f"{args.input}: SNR {snr:.2f} dB after {args.iterations} iterations ({size})")
+    say(f"{args.input}: SNR {snr:.2f} dB {how} ({size})")
     if args.animate is not None:
         from codec.plots import animate_fit
 
         animate_fit(audio[start : start + length], frames, rate, args.animate, title)
-        print(f"{args.animate}: {len(frames)} frames of {length} samples from frame {start}")
+        say(f"{args.animate}: {len(frames)} frames of {length} samples from frame {start}")
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -211,8 +292,8 @@ def run_compare(args: argparse.Namespace) -> None:
     decoded, decoded_rate = read_audio(args.decoded)
     if decoded_rate != rate or decoded.shape[1] != original.shape[1]:
         raise AudioError(
-            f"{args.decoded} ({decoded_rate} Hz, {decoded.shape[1]} channels) does not match "
-            f"{args.original} ({rate} Hz, {original.shape[1]} channels)"
+            f"{args.decoded} ({decoded_rate} Hz, {plural(decoded.shape[1], 'channel')}) does "
+            f"not match {args.original} ({rate} Hz, {plural(original.shape[1], 'channel')})"
         )
     if min(len(original), len(decoded)) < 2:
         raise AudioError("too short to compare: fewer than 2 frames")
@@ -220,9 +301,9 @@ def run_compare(args: argparse.Namespace) -> None:
 
     bands = plot_comparison(original, decoded, rate, output)
     n = min(len(original), len(decoded))
-    print(f"{output}: SNR {snr_db(original[:n], decoded[:n]):.2f} dB over {n} frames")
-    for low, high, snr in bands:
-        print(f"  {low:>7.0f} - {high:<7.0f} Hz  {snr:6.2f} dB")
+    lines = [f"{output}: SNR {snr_db(original[:n], decoded[:n]):.2f} dB over {n} frames"]
+    lines += [f"  {low:>7.0f} - {high:<7.0f} Hz  {snr:6.2f} dB" for low, high, snr in bands]
+    say("\n".join(lines))
 
 
 COMMANDS = {

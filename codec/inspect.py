@@ -23,9 +23,16 @@ from codec.paths.filterbank import NAME as FILTERBANK
 from codec.pqmf import CODED_CHANNELS, CONTEXT_STEPS, STRIDE
 from codec.segments import layout
 
+# soundfile's names of the sample formats a file records, as people say them
+SAMPLE_FORMAT_NAMES = {"": "not recorded", "PCM_S8": "8-bit", "PCM_U8": "8-bit unsigned",
+                       "PCM_16": "16-bit", "PCM_24": "24-bit", "PCM_32": "32-bit",
+                       "FLOAT": "32-bit float", "DOUBLE": "64-bit float",
+                       "VORBIS": "Vorbis"}  # fmt: skip
+
 
 def describe(data: bytes, models: Iterable[SharedModel] = ()) -> dict:
-    """Header fields and section sizes of ``.sae`` bytes, without decoding the audio.
+    """Header fields, what the input was (its sample format, "" if not recorded, and
+    tags) and section sizes of ``.sae`` bytes, without decoding the audio.
     ``quality`` is the first segment's (a rate target may set each segment's own); the
     coding path's own fields come from the first segment, where its model is at hand."""
     segments = list(read_segments(data, by_digest(models), need_models=False))
@@ -44,6 +51,8 @@ def describe(data: bytes, models: Iterable[SharedModel] = ()) -> dict:
         "segments": len(segments),
         "path": first.path,
         "shared_model": digest.hex() if (digest := segments[0].model_digest) else None,
+        "sample_format": source.sample_format if (source := segments[0].source) else "",
+        "tags": dict(source.tags) if source else {},
         "sections": {
             name: sum(segment.stored_bytes.get(name, 0) for segment in segments)
             for name in segments[0].stored_bytes

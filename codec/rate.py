@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 RATE_TOLERANCE = 0.01  # how far from the target, in log size, a search may stop
-QUALITY_RANGE = (-8.0, 32.0)
+QUALITY_RANGE = (0.0, 24.0)  # the documented quality scale: a search never leaves it
 RATE_SEARCH_STEPS = 8
 LOG_RATE_PER_QUALITY = 0.25  # about how much log(size) grows a quality step: a first slope
 

@@ -3,8 +3,10 @@ real command as a user runs it, and how error lies near block edges."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -26,10 +28,23 @@ def synthetic_stereo(seconds: float = 2.0, rate: int = 8000, seed: int = 0) -> n
     return (audio + 0.003 * rng.standard_normal(audio.shape)).astype(np.float32)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sae_command(*args) -> list[str]:
+    """The real console command, with these arguments."""
+    return [sys.executable, "-m", "codec", *map(str, args)]
+
+
+def sae_env() -> dict[str, str]:
+    """The environment to run it in: this tree's code, wherever it runs from."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def run(*args, **options) -> subprocess.CompletedProcess:
-    """Run the real console command, as a user would."""
-    command = [sys.executable, "-m", "codec", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, **options)
+    """Run the real console command, as a user would (text unless ``text=False``)."""
+    options = {"capture_output": True, "text": True, "env": sae_env(), **options}
+    return subprocess.run(sae_command(*args), **options)
 
 
 def boundary_and_middle_error(error: np.ndarray, block: int, edge: int = 16):

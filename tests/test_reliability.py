@@ -18,6 +18,7 @@ from benchmarks import fuzz
 from codec import (
     AudioError,
     FormatError,
+    Source,
     compress,
     compress_file,
     decompress,
@@ -63,7 +64,9 @@ def test_files_are_read_coded_and_written_a_segment_at_a_time(stereo, tmp_path):
     short = dict(path=TINY_PATH, segment_frames=SEGMENT)
     report = compress_file(source, coded, **short)
     data = coded.read_bytes()
-    assert describe(data)["segments"] == 6 and data == compress(stereo, 8000, **short)
+    recorded = Source("FLOAT")  # what the file was: compress_file records it
+    assert describe(data)["segments"] == 6 and data == compress(stereo, 8000, **short,
+                                                                source=recorded)  # fmt: skip
     decoded, _ = decompress(data)
     assert report.snr_db == pytest.approx(snr_db(stereo, decoded), abs=1e-4)
     assert report.frames == len(stereo) and report.bytes == len(data)
@@ -190,14 +193,14 @@ def test_unusable_audio_in_a_file_is_a_clear_error_and_no_output(tmp_path, damag
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_an_interrupted_compress_leaves_nothing_under_the_final_name(tmp_path, how):
     source = tmp_path / "song.wav"
-    sf.write(source, synthetic_stereo(seconds=1), 8000)
+    sf.write(source, synthetic_stereo(seconds=60), 8000)  # long enough to be caught at work
     original = source.read_bytes()
-    command = [sys.executable, "-m", "codec", "compress", source, "--iterations", "100000"]
+    command = [sys.executable, "-m", "codec", "compress", source]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not any(name.startswith(".song.sae.") for name in os.listdir(tmp_path)):
         assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)  # until the output is being written (its temporary file exists)
+        time.sleep(0.005)  # until the output is being written (its temporary file exists)
     process.send_signal(how)
     _, stderr = process.communicate(timeout=60)
     assert not (tmp_path / "song.sae").exists() and source.read_bytes() == original

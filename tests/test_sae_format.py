@@ -1,11 +1,20 @@
 import io
 import struct
+import zlib
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from bitstream import FormatError, FrequencyTable, SegmentHeader, read_segments, write_segment
+from benchmarks import fuzz
+from bitstream import (
+    FormatError,
+    FrequencyTable,
+    SegmentHeader,
+    Source,
+    read_segments,
+    write_segment,
+)
 from bitstream.container import SAE_MAGIC, read_container, write_container
 from bitstream.context import BUCKETS, GROUPS, HEADS, LEVELS, CoefficientTables
 from bitstream.entropy import pack_tables
@@ -16,7 +25,7 @@ from bitstream.filterbank import (
     read_segment,
     segment_sections,
 )
-from bitstream.sae import VERSION
+from bitstream.sae import VERSION, source_size, tags_that_fit
 from bitstream.weights import pack_weights, unpack_weights
 
 HEADER = SegmentHeader(44100, 2, 0, 300, True, 0.25, 7.0, "filterbank")
@@ -206,3 +215,93 @@ def test_weights_round_trip_and_errors():
         unpack_weights(struct.pack("<HB1sfB", 1, 1, b"x", float("nan"), 0))
     with pytest.raises(ValueError, match="below 2"):
         pack_weights({"x": (1.0, np.array([1 << 24]))})
+
+
+SOURCE = Source("PCM_24", {"title": "Feelings", "artist": "Sectoid", "album": "ö"})
+
+
+def with_source(source_payload: bytes | None = None, **changes) -> bytes:
+    """One segment recording SOURCE, or a forged SRCE payload behind a fresh CRC."""
+    data = write_segment(replace(HEADER, **changes), sections_of(sample_segment()), SOURCE)
+    if source_payload is None:
+        return data
+    _, sections = read_container(io.BytesIO(data), SAE_MAGIC, {VERSION})
+    sections[b"SRCE"] = source_payload
+    return write_container(SAE_MAGIC, VERSION, list(sections.items()))
+
+
+def test_the_source_is_recorded_in_the_first_segment():
+    [segment] = read_segments(with_source())
+    assert segment.source == SOURCE and list(segment.stored_bytes)[:2] == ["HEAD", "SRCE"]
+    assert b"SRCE" not in segment.sections  # the coding path never sees it
+    assert read_one(with_source()).indices.shape == sample_segment().indices.shape
+    plain = write_segment(HEADER, sections_of(sample_segment()))
+    assert next(read_segments(plain)).source is None  # a file coded from an array
+    assert len(with_source()) - len(plain) == source_size(SOURCE) == 12 + len(SOURCE.pack())
+    with pytest.raises(ValueError, match="only the first segment"):
+        write_segment(replace(HEADER, first_frame=300), [], SOURCE)
+
+
+def tag(name: bytes, value: bytes) -> bytes:
+    return bytes([len(name)]) + name + struct.pack("<H", len(value)) + value
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"\x04", "SRCE section of 1 bytes"),
+        (b"\x09\x00", "unknown sample format 9"),
+        (bytes([4, 17]) + tag(b"title", b"x") * 17, "17 tags, at most 16"),
+        (b"\x04\x01" + tag(b"Title", b"x"), "tag name 'Title' is unusable"),
+        (b"\x04\x02" + tag(b"title", b"x") * 2, "repeated"),
+        (b"\x04\x01" + tag(b"title", b"x")[:-1], "claims 1 bytes"),
+        (b"\x04\x01" + tag(b"title", b"x")[:-2], "cut short"),
+        (b"\x04\x01" + tag(b"title", b"\xff\xfe"), "not UTF-8"),
+        (b"\x04\x01" + tag(b"title", b"x" * 1025), "claims 1025 bytes"),
+        (b"\x04\x01" + tag(b"title", b"x") + b"\x00", "1 bytes after the tags"),
+        (b"\x04\x00" + bytes(4095), "SRCE section of 4097 bytes"),
+    ],
+)
+def test_bad_source_sections(payload, message):
+    with pytest.raises(FormatError, match=message):
+        list(read_segments(with_source(payload)))
+
+
+def test_the_source_belongs_to_the_first_segment_after_head():
+    first, second = segments(300, 300)
+    _, sections = read_container(io.BytesIO(second), SAE_MAGIC, {VERSION})
+    forged = [(b"HEAD", sections.pop(b"HEAD")), (b"SRCE", SOURCE.pack()), *sections.items()]
+    with pytest.raises(FormatError, match="must follow the first segment's HEAD"):
+        list(read_segments(first + write_container(SAE_MAGIC, VERSION, forged)))
+    _, sections = read_container(io.BytesIO(with_source()), SAE_MAGIC, {VERSION})
+    moved = [*sections.items()][::-1]  # SRCE no longer right after HEAD
+    moved.insert(0, moved.pop())
+    with pytest.raises(FormatError, match="must follow"):
+        list(read_segments(write_container(SAE_MAGIC, VERSION, moved)))
+
+
+def test_only_small_tags_are_kept():
+    tags = {"title": "t", "comment": "x" * 1025, "Bad": "b", **{f"{c}tag": "v" for c in "abc"}}
+    kept, left_out = tags_that_fit(tags)
+    assert list(kept) == ["title", "atag", "btag", "ctag"] and left_out == ["comment", "Bad"]
+    many = {f"{'abcdefghijklmnopq'[i]}x": "v" * 1000 for i in range(17)}
+    kept, left_out = tags_that_fit(many)
+    assert len(kept) == 4 and len(Source("", kept).pack()) <= 4096  # 4 kB in all
+    assert Source("FLOAT", kept).pack()[0] == 6
+
+
+def test_fuzz_cases_reach_the_source_section():
+    """The fuzzer's sample records a source, so damage behind a fresh CRC reaches it."""
+    data = fuzz.sample_files()["sae"]
+    assert next(read_segments(data)).source == fuzz.SAMPLE_SOURCE
+    start, end, tag_name = fuzz.section_spans(data)[1]
+    assert tag_name == b"SRCE"
+    rng = np.random.default_rng(0)
+    outcomes = set()
+    for at in range(start + 8, end - 4):  # every payload byte, rewritten behind a fresh CRC
+        damaged = bytearray(data)
+        damaged[at] = int(rng.integers(256))
+        payload = bytes(damaged[start + 8 : end - 4])
+        damaged[end - 4 : end] = struct.pack("<I", zlib.crc32(b"SRCE" + payload))
+        outcomes.add(fuzz.check(bytes(damaged), "fresh crc"))
+    assert outcomes == {"error", "decoded"}  # some damage is caught, some is only a tag
