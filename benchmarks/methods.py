@@ -123,17 +123,21 @@ def _soundfile_codec(fmt: str, subtype: str, coding_rate: int | None = None):
 
 
 # what sae's results depend on: the codec's modules, not its CLI or file handling
-# what each method's results depend on (its cache key): the codec's modules it runs
-COMMON_SOURCES = ("codec/api.py", "codec/audio.py", "codec/paths/__init__.py",
-                  "codec/paths/base.py", "codec/quantizer.py", "codec/rate.py",
-                  "codec/segments.py", "codec/pqmf.py", "bitstream")  # fmt: skip
-FILTERBANK_SOURCES = (*COMMON_SOURCES, "codec/convolutions.py", "codec/entropy_model.py",
-                      "codec/kernels.py", "codec/paths/filterbank.py", "codec/refine.py",
-                      "codec/transform.py")  # fmt: skip
+# what each method's results depend on (its cache key): the modules it runs
+SHARED_SOURCES = ("codec/api.py", "codec/audio.py", "codec/paths/__init__.py",
+                  "codec/paths/base.py", "codec/rate.py", "codec/segments.py",
+                  "bitstream/container.py", "bitstream/entropy.py", "bitstream/integers.py",
+                  "bitstream/sae.py", "bitstream/saem.py", "bitstream/weights.py")  # fmt: skip
+FILTERBANK_SOURCES = (*SHARED_SOURCES, "codec/convolutions.py", "codec/entropy_model.py",
+                      "codec/kernels.py", "codec/paths/filterbank.py", "codec/pqmf.py",
+                      "codec/quantizer.py", "codec/refine.py", "codec/transform.py",
+                      "bitstream/context.py", "bitstream/filterbank.py", "bitstream/kernels.py",
+                      "bitstream/trellis.py")  # fmt: skip
 NETWORK_SOURCES = ("codec/architectures.py", "codec/networks.py", "codec/settings.py",
                    "codec/training.py")  # fmt: skip
-LEARNED_SOURCES = (*COMMON_SOURCES, *NETWORK_SOURCES, "codec/autoencoder.py",
-                   "codec/paths/learned.py")  # fmt: skip
+# the learned path uses the filterbank's quality scale and stride, constants not results
+LEARNED_SOURCES = (*SHARED_SOURCES, *NETWORK_SOURCES, "codec/autoencoder.py",
+                   "codec/paths/learned.py", "bitstream/learned.py")  # fmt: skip
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
 LEARNED_QUALITIES = (3.0, 5.0, 7.0, 9.0, 11.0)  # five rates: each trains a model
 

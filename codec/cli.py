@@ -22,6 +22,8 @@ DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in 
 QUALITY_RANGE = (0.0, 24.0)  # codec.rate.QUALITY_RANGE, likewise
 DEFAULT_ITERATIONS = 1000  # codec.settings.FitSettings().iterations, likewise
 POST_ITERATIONS = 150  # the post's
+# the filterbank path, then codec.architectures.ARCHITECTURES, which a test keeps in step
+ARCHITECTURES = ("filterbank", "post", "signed")
 QUALITY_HELP = (
     "quality, 0 to 24 (default 7): the price of a bit is 2**-Q in distortion, which sets "
     "the quantizer step; each step up buys about 3 dB of SNR for more bits"
@@ -107,6 +109,14 @@ def _option_groups() -> dict[str, argparse.ArgumentParser]:
         "--iterations",
         type=_positive,
         help=f"fitting iterations of paths that fit by gradient (default {DEFAULT_ITERATIONS})",
+    )
+    fitting.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        default="filterbank",
+        help="what codes: the designed filterbank (default), or a learned autoencoder trained "
+        "on the song: 'post' (the post's, exactly) or 'signed' (signed latents, PReLU, "
+        "kernels of 8)",
     )
     fitting.add_argument("--seed", type=_seed, help="random seed, 0 to 2**32-1 (default 0)")
     fitting.add_argument(

@@ -30,7 +30,7 @@ from codec.files import (
     write_bytes,
 )
 from codec.inspect import SAMPLE_FORMAT_NAMES, bit_usage, describe
-from codec.paths import DEFAULT_PATH, CodingPath, path_named
+from codec.paths import DEFAULT_PATH, LEARNED, CodingPath, path_named
 from codec.quantizer import DEFAULT_QUALITY
 from codec.rate import QUALITY_RANGE
 from codec.settings import FitSettings
@@ -92,19 +92,34 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def coding_path(arch: str, shared=None) -> CodingPath:
+    """The coding path ``--arch`` names; with a shared model, the one it belongs to."""
+    if shared is not None and shared.path == LEARNED:
+        from bitstream.learned import read_model as read_learned
+        from codec.paths.learned import LearnedPath
+
+        return LearnedPath(read_learned(shared.sections).architecture)
+    if shared is not None or arch == DEFAULT_PATH:
+        return path_named(shared.path if shared is not None else DEFAULT_PATH)
+    from codec.paths.learned import LearnedPath  # torch: only for learned autoencoders
+
+    return LearnedPath(arch)
+
+
 def run_compress(args: argparse.Namespace) -> None:
-    coding = path_named(DEFAULT_PATH)
+    shared = read_model_file(args.model) if args.model is not None else None
+    coding = coding_path(args.arch, shared)
     settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
     for path in args.inputs:
         if path.suffix.lower() == ".sae":
             raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
-    shared = read_model_file(args.model) if args.model is not None else None
     jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
-    work = functools.partial(compress_one, args=args, settings=settings, shared=shared)
+    work = functools.partial(compress_one, args=args, settings=settings, shared=shared,
+                             coding=coding)  # fmt: skip
     run_jobs(jobs, work, DATA_ERRORS, workers=args.jobs, progress=args.progress)
 
 
-def compress_one(job: Job, progress: bool, args, settings, shared) -> str:
+def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> str:
     """Compress one file: its line; notes for what the user asked and did not get."""
     with readable(job.source) as source:
         with sf.SoundFile(source) as audio:  # an unreadable input says so before the output
@@ -113,7 +128,7 @@ def compress_one(job: Job, progress: bool, args, settings, shared) -> str:
         if args.bitrate is not None:
             bits = args.bitrate * 1000 / (rate * channels)
         quality = DEFAULT_QUALITY if args.quality is None else args.quality
-        report = compress_file(source, writable(job.output), overwrite=args.force,
+        report = compress_file(source, writable(job.output), overwrite=args.force, path=coding,
                                quality=quality, bits_per_sample=bits, settings=settings,
                                progress=progress, shared=shared)  # fmt: skip
     if bits is not None and abs(math.log(report.bits_per_sample / bits)) > MISSED_TARGET:
@@ -138,10 +153,11 @@ def run_train_artist(args: argparse.Namespace) -> None:
     if args.output.suffix.lower() != ".saem":
         raise OutputFormatError(f"{args.output}: a shared model is a .saem file: name it so")
     check_output(args.output, args.force)
-    coding = path_named(DEFAULT_PATH)
+    coding = coding_path(args.arch)
     settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
     songs = [read_audio(path)[0] for path in args.songs]
-    shared = train_artist(songs, quality=args.quality, settings=settings, progress=args.progress)
+    shared = train_artist(songs, path=coding, quality=args.quality, settings=settings,
+                          progress=args.progress)  # fmt: skip
     data = write_model(shared)
     write_bytes(args.output, data, args.force)
     say(f"{args.output}: {len(data)} bytes, model {shared.digest.hex()}, from {len(songs)} songs")
@@ -239,7 +255,7 @@ def run_fit(args: argparse.Namespace) -> None:
         if args.animate.suffix.lower() != ".gif":
             raise OutputFormatError(f"{args.animate}: the animation is a GIF: name it .gif")
         check_output(args.animate, args.force, args.input)
-    coding = path_named(DEFAULT_PATH)
+    coding = coding_path(args.arch)
     if args.no_rate:  # the post's autoencoder fits by gradient, as the post did
         settings = settings_of(args, True, "the post's autoencoder")
         iterations = args.iterations or POST_ITERATIONS
@@ -270,10 +286,10 @@ def run_fit(args: argparse.Namespace) -> None:
         title, size = "the post's autoencoder, plain MSE", "latents unquantized"
         how = f"after {iterations} iterations"
     else:
-        data = compress(audio, rate, quality=args.quality, settings=settings,
+        data = compress(audio, rate, path=coding, quality=args.quality, settings=settings,
                         progress=args.progress, on_fit_step=snapshot)  # fmt: skip
         decoded, _ = decompress(data)
-        title = f"sae at quality {args.quality:g}"
+        title = f"sae ({args.arch}) at quality {args.quality:g}"
         size = f"{8 * len(data) / audio.size:.3f} bits/sample"
         how = f"after {iterations} iterations" if fits_by_gradient(coding) else "(closed form)"
     snr = snr_db(audio, decoded)

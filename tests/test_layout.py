@@ -47,3 +47,9 @@ def test_help_imports_nothing_heavy():
     code = "import sys, codec.cli; print(sorted({'numpy', 'torch', 'scipy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_command_line_names_every_architecture():
+    from codec.architectures import ARCHITECTURES
+
+    assert ("filterbank", *sorted(ARCHITECTURES)) == cli.ARCHITECTURES

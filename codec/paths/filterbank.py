@@ -102,8 +102,8 @@ class FilterbankPath:
 
     def describe(self, sections: dict[bytes, bytes]) -> dict:
         model = read_model(sections)
-        return {"coded_latent_channels": model.coded_channels, "transform_bins": model.bins,
-                "quantizer_step": model.step}  # fmt: skip
+        return {"arch": NAME, "coded_latent_channels": model.coded_channels,
+                "transform_bins": model.bins, "quantizer_step": model.step}  # fmt: skip
 
 
 def encode(

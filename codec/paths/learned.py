@@ -66,6 +66,7 @@ class LearnedPath:
 
     arch: str = "post"
     name: str = NAME
+    fits_by_gradient = True  # its iterations, seed and device matter (codec.commands)
 
     @property
     def context_steps(self) -> int:
