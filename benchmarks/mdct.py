@@ -36,6 +36,7 @@ Every bit is counted, and :func:`decode` rebuilds the audio from the bytes alone
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from functools import lru_cache
 from itertools import pairwise
 
@@ -58,7 +59,7 @@ BUCKETS = 32  # half-octave buckets of the neighbours' mean magnitude
 BAND_EDGES = (32, 96, 256, 512, 768)  # at 44.1 kHz: 0.7, 2.1, 5.5, 11 and 16.5 kHz
 INCREMENT = 32
 LIMIT = 1 << 16  # a context's counts are halved when they add up to more
-_HEADER = struct.Struct("<IBfB")  # frames, channels, step, classes
+_HEADER = struct.Struct("<IBfB")  # frames, channels, step, classes in the alphabet
 _BELOW, _ABOVE = 4, 2  # zero bins padded around a frame, for the neighbours
 _WIDTH = HOP + _BELOW + _ABOVE
 _BAND = np.searchsorted(BAND_EDGES, np.arange(HOP), side="right")
@@ -135,34 +136,35 @@ class _Model:
         # floats, exact for these integers, so that the weighted sums are one BLAS product
         self.magnitudes = np.zeros(channels * self.plane)
         self.offsets = np.array([bin_ - back * _WIDTH for back, bin_, _ in OWN + PAST])
-        self.weights = np.zeros((len(OWN + PAST), 2))  # columns: own frame, past
+        self.weights = np.zeros((len(OWN + PAST), 3))  # columns: own frame, past, both
         self.weights[: len(OWN), 0] = [w for _, _, w in OWN]
         self.weights[len(OWN) :, 1] = [w for _, _, w in PAST]
-        own, past = self.weights.sum(axis=0)
+        self.weights[:, 2] = self.weights[:, 0] + self.weights[:, 1]
+        self.own_past = own, past = self.weights[:, :2].sum(axis=0)
         # bucket j >= 1 where the neighbours' mean magnitude a = sum / weight has
-        # 2 log2(1 + 4 a) >= j, as integer thresholds on the sum
+        # 2 log2(1 + 4 a) >= j, as integer thresholds on the (integer) sum
         j = np.arange(1, BUCKETS) / 2
         self.thresholds = [
             np.ceil((own + past + MID * c) * (2**j - 1) / 4).astype(np.int64)
             for c in range(channels)
         ]
-        self.balance = np.array([past, -own])  # > 0 where the own frame's mean is higher
         self.counts = np.ones((channels * 2 * _BANDS * BUCKETS, classes))
         self.totals = self.counts.sum(axis=1)
 
     def contexts(self, channel: int, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Where coefficients ``start:end`` of a channel lie, and their contexts."""
         positions = self.positions[start:end] + channel * self.plane
-        sums = self.magnitudes[positions[:, None] + self.offsets] @ self.weights
-        total = sums.sum(axis=1)
+        own, past, total = (self.magnitudes[positions[:, None] + self.offsets] @ self.weights).T
         if channel:
             total += MID * self.magnitudes[positions - self.plane]
         bucket = np.searchsorted(self.thresholds[channel], total, side="right")
-        louder = sums @ self.balance > 0
+        louder = own * self.own_past[1] > past * self.own_past[0]  # the own frame's mean
         contexts = (2 * channel + louder) * (_BANDS * BUCKETS) + self.bands[start:end] + bucket
         return positions, contexts
 
     def update(self, contexts: np.ndarray, classes: np.ndarray) -> None:
+        """Count the classes just coded; halve a context's counts when they pass LIMIT, so
+        that what it learned long ago weighs less than what it sees now."""
         np.add.at(self.counts, (contexts, classes), INCREMENT)
         self.totals += INCREMENT * np.bincount(contexts, minlength=len(self.totals))
         full = np.flatnonzero(self.totals > LIMIT)
@@ -171,7 +173,7 @@ class _Model:
             self.totals[full] = self.counts[full].sum(axis=1)
 
 
-def _steps(model: _Model, channels: int):
+def _steps(model: _Model, channels: int) -> Iterator[tuple[int, int, int]]:
     """(channel, start, end) of each coder call, in coding order: mid before side."""
     starts = model.starts.tolist()
     for start, end in pairwise(starts):
@@ -185,8 +187,8 @@ def encode(audio: np.ndarray, step: float) -> bytes:
     magnitudes, signs = quantize(audio, step)
     channels, frames, _ = magnitudes.shape
     classes, lower, widths = _classes(magnitudes)
-    count = max(int(classes.max()) + 1, 2)
-    model = _Model(channels, frames, count)
+    alphabet = max(int(classes.max()) + 1, 2)  # classes the models need
+    model = _Model(channels, frames, alphabet)
     # in coding order: each class, and the lower bits and sign as one uniform symbol
     ordered = [a.reshape(channels, -1)[:, model.order] for a in (magnitudes, classes)]
     model.magnitudes.reshape(channels, -1)[:, model.positions] = ordered[0]
@@ -202,19 +204,20 @@ def encode(audio: np.ndarray, step: float) -> bytes:
         if len(nonzero):
             encoder.encode(uniform[channel, nonzero], _UNIFORM, sizes[channel, nonzero])
         model.update(contexts, symbols)
-    header = _HEADER.pack(len(audio), audio.shape[1], step, count)
+    header = _HEADER.pack(len(audio), audio.shape[1], step, alphabet)
     return header + encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode(data: bytes) -> np.ndarray:
     """Audio (frames, channels) from the bytes of :func:`encode`."""
-    length, channels, step, count = _HEADER.unpack_from(data)
+    length, channels, step, alphabet = _HEADER.unpack_from(data)
     words = np.frombuffer(data[_HEADER.size :], "<u4").copy()
     decoder = constriction.stream.queue.RangeDecoder(words)
     frames = frame_count(length, HOP)
-    model = _Model(channels, frames, count)
-    bases, widths = _class_bases(count)
-    ordered = np.zeros((channels, frames * HOP), np.int64)  # signed values, coding order
+    model = _Model(channels, frames, alphabet)
+    bases, widths = _class_bases(alphabet)
+    ordered = np.zeros((channels, frames * HOP), np.int64)  # magnitudes in coding order
+    negative = np.zeros((channels, frames * HOP), bool)
     for channel, start, end in _steps(model, channels):
         positions, contexts = model.contexts(channel, start, end)
         symbols = decoder.decode(_CATEGORICAL, model.counts[contexts])
@@ -224,11 +227,11 @@ def decode(data: bytes) -> np.ndarray:
             sizes = (2 << widths[symbols[nonzero]]).astype(np.int32)
             uniform = decoder.decode(_UNIFORM, sizes)
             magnitudes[nonzero] += uniform >> 1
-            ordered[channel, start + nonzero] = np.where(uniform & 1, -1, 1)
-        ordered[channel, start:end] *= magnitudes
+            negative[channel, start + nonzero] = uniform & 1
+        ordered[channel, start:end] = magnitudes
         model.magnitudes[positions] = magnitudes
         model.update(contexts, symbols)
-    values = np.zeros_like(ordered)
-    values[:, model.order] = ordered
-    values = values.reshape(channels, frames, HOP)
-    return dequantize(np.abs(values), values < 0, step, length)
+    magnitudes, signs = np.zeros_like(ordered), np.zeros_like(negative)
+    magnitudes[:, model.order], signs[:, model.order] = ordered, negative
+    shape = (channels, frames, HOP)
+    return dequantize(magnitudes.reshape(shape), signs.reshape(shape), step, length)
