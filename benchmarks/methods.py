@@ -77,8 +77,11 @@ def run_post_mse(audio: np.ndarray, rate: int, iterations: int) -> Coded:
     return Coded(None, decoded, seconds, 0.0, float("nan"))
 
 
-def run_mdct(audio: np.ndarray, rate: int, step: float) -> Coded:
+def run_mdct(audio: np.ndarray, rate: int, relative_step: float) -> Coded:
+    """``relative_step``: the quantizer step over the excerpt's RMS, so that one ladder
+    spans the same rates on loud and quiet music."""
     audio = audio.astype(np.float64)
+    step = relative_step * (float(np.sqrt(np.mean(audio**2))) or 1.0)
     data, encode_seconds = _timed(mdct.encode, audio, step)
     decoded, decode_seconds = _timed(mdct.decode, data)
     if not np.array_equal(decoded, mdct.reconstruct(audio, step)):
@@ -170,7 +173,7 @@ METHODS = {
         Method(
             "mdct",
             "MDCT+EC (MSE transform codec)",
-            tuple(2.0**-e for e in range(1, 11)),
+            tuple(2.0**-e for e in range(-1, 11)),  # x RMS: 0.1 to 9 bits/sample
             run_mdct,
             ("benchmarks/mdct.py", "codec/transform.py"),
         ),

@@ -26,6 +26,15 @@ def test_mdct_ec_decodes_exactly_what_it_quantized():
     assert len(mdct.encode(audio, 0.001)) > len(mdct.encode(audio, 0.02))
 
 
+def test_mdct_ec_codes_mono_silence_and_large_magnitudes_exactly():
+    audio = synthetic_stereo(seconds=1, rate=16000).astype(np.float64)
+    for signal, step in ((audio[:, :1], 0.01), (np.zeros((3000, 2)), 0.01), (audio, 1e-5)):
+        data = mdct.encode(signal, step)
+        np.testing.assert_array_equal(mdct.decode(data), mdct.reconstruct(signal, step))
+    with pytest.raises(ValueError, match="too small"):
+        mdct.encode(audio, 1e-9)
+
+
 def test_aligned_snr_finds_the_codec_delay():
     audio = synthetic_stereo(seconds=1)
     late = np.concatenate([np.zeros((313, 2)), audio])[: len(audio)] * 0.999
