@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 import codec
 from benchmarks import mdct
 from benchmarks.oracle import oracle_curve
+from codec.paths import FilterbankPath
 from codec.paths.learned import LearnedPath
 from codec.settings import FitSettings
 
@@ -50,10 +51,17 @@ def _timed(function, *args):
     return result, time.perf_counter() - started
 
 
-def run_sae(audio: np.ndarray, rate: int, quality: float) -> Coded:
-    data, encode_seconds = _timed(lambda: codec.compress(audio, rate, quality=quality))
-    (decoded, _), decode_seconds = _timed(codec.decompress, data)
-    return Coded(len(data), decoded, encode_seconds, decode_seconds)
+def run_sae(tune: str):
+    """A run function for the filterbank path, tuned for the SNR or for a listener."""
+
+    def run(audio: np.ndarray, rate: int, quality: float) -> Coded:
+        path = FilterbankPath(tune=tune)
+        data, encode_seconds = _timed(lambda: codec.compress(audio, rate, path=path,
+                                                             quality=quality))  # fmt: skip
+        (decoded, _), decode_seconds = _timed(codec.decompress, data)
+        return Coded(len(data), decoded, encode_seconds, decode_seconds)
+
+    return run
 
 
 def run_learned(arch: str):
@@ -135,19 +143,27 @@ FILTERBANK_SOURCES = (*SHARED_SOURCES, "codec/convolutions.py", "codec/entropy_m
                       "codec/kernels.py", "codec/paths/filterbank.py", "codec/pqmf.py",
                       "codec/quantizer.py", "codec/refine.py", "codec/transform.py",
                       "bitstream/context.py", "bitstream/filterbank.py", "bitstream/kernels.py",
-                      "bitstream/trellis.py")  # fmt: skip
+                      "bitstream/trellis.py", "codec/noise.py", "bitstream/noise.py")  # fmt: skip
 NETWORK_SOURCES = ("codec/architectures.py", "codec/networks.py", "codec/settings.py",
                    "codec/training.py")  # fmt: skip
 # the learned path uses the filterbank's quality scale and stride, constants not results
 LEARNED_SOURCES = (*SHARED_SOURCES, *NETWORK_SOURCES, "codec/autoencoder.py",
                    "codec/paths/learned.py", "bitstream/learned.py")  # fmt: skip
 LEVELS = (0.1, 0.3, 0.5, 0.7, 0.9)
+SAE_QUALITIES = tuple(float(q) for q in range(2, 23, 2))
 LEARNED_QUALITIES = (3.0, 5.0, 7.0, 9.0, 11.0)  # five rates: each trains a model
 
 METHODS = {
     m.name: m
     for m in [
-        Method("sae", "sae (per-song fit)", tuple(range(2, 23, 2)), run_sae, FILTERBANK_SOURCES),
+        Method("sae", "sae (per-song fit)", SAE_QUALITIES, run_sae("snr"), FILTERBANK_SOURCES),
+        Method(
+            "sae-listen",
+            "sae --tune listen (noise filling)",
+            SAE_QUALITIES,
+            run_sae("listen"),
+            FILTERBANK_SOURCES,
+        ),
         Method(
             "post",
             "the post's autoencoder, rate-trained per song",

@@ -24,6 +24,9 @@ rate), u32 transform frames F of each coded channel.
 
 ``LATS``: the C x F x B trellis quantization indices (:mod:`bitstream.context`).
 
+``NOIS``, only in files coded for listening: the levels of the noise that fills the
+regions the indices leave at zero (:mod:`bitstream.noise`).
+
 >>> model = FilterbankModel(0.25, 4, {}, 1e-3, CoefficientTables.flat(channels=1))
 >>> segment = FilterbankSegment(model, 10, np.array([[[0, 1, -2, 0]] * 3]))
 >>> sections = dict(model_sections(model) + segment_sections(segment))
@@ -50,10 +53,12 @@ from bitstream.context import (
     encode_coefficients,
 )
 from bitstream.entropy import pack_tables, unpack_tables
+from bitstream.noise import pack_noise, unpack_noise
 from bitstream.weights import pack_weights, unpack_weights
 
 MODEL_SECTIONS = (b"QUAN", b"WGTS", b"CTXM", b"TABL")
 SEGMENT_SECTIONS = (b"LAYT", b"LATS")
+NOISE = b"NOIS"  # a segment's noise levels, where it has them (bitstream.noise)
 MAX_CODED_CHANNELS = 64
 _QUAN = struct.Struct("<fHH")
 _LAYT = struct.Struct("<II")
@@ -81,6 +86,7 @@ class FilterbankSegment:
     model: FilterbankModel
     latent_steps: int
     indices: np.ndarray  # (coded channels, transform frames, bins)
+    noise: tuple[int, int, np.ndarray] | None = None  # seed, first group, levels
 
 
 def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
@@ -101,15 +107,15 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
 
 
 def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
-    """The LAYT and LATS sections of a segment (its indices entropy-coded)."""
+    """The LAYT and LATS sections of a segment (its indices entropy-coded), and its NOIS
+    section if it has noise levels."""
     coded, frames, bins = segment.indices.shape
     if (coded, bins) != (segment.model.coded_channels, segment.model.bins):
         raise ValueError(f"indices of shape {segment.indices.shape} for the model")
     layout = _LAYT.pack(segment.latent_steps, frames)
-    return [
-        (b"LAYT", layout),
-        (b"LATS", encode_coefficients(segment.indices, segment.model.tables)),
-    ]
+    lats = encode_coefficients(segment.indices, segment.model.tables)
+    noise = [] if segment.noise is None else [(NOISE, pack_noise(*segment.noise))]
+    return [(b"LAYT", layout), (b"LATS", lats), *noise]
 
 
 def read_model(sections: dict[bytes, bytes]) -> FilterbankModel:
@@ -143,7 +149,7 @@ def read_segment(
 ) -> FilterbankSegment:
     """The segment in ``sections`` (of ``frames`` audio frames); without
     ``decode_indices`` its indices are left undecoded (an empty array in their place)."""
-    unknown = set(sections) - {*MODEL_SECTIONS, *SEGMENT_SECTIONS}
+    unknown = set(sections) - {*MODEL_SECTIONS, *SEGMENT_SECTIONS, NOISE}
     if unknown:
         raise FormatError(f"unknown sections {sorted(unknown)}")
     model = read_model(sections)
@@ -156,11 +162,11 @@ def read_segment(
     if transform_frames > steps // model.bins + 2:
         raise FormatError(f"LAYT: {transform_frames} frames of {model.bins} bins for {steps} steps")
     shape = (model.coded_channels, transform_frames, model.bins)
-    if decode_indices:
-        indices = decode_coefficients(lats, shape, model.tables)
-    else:
-        indices = np.zeros((model.coded_channels, 0, model.bins), dtype=np.int64)
-    return FilterbankSegment(model, steps, indices)
+    if not decode_indices:
+        return FilterbankSegment(model, steps, np.zeros((shape[0], 0, shape[2]), np.int64))
+    indices = decode_coefficients(lats, shape, model.tables)
+    noise = unpack_noise(sections[NOISE], indices) if NOISE in sections else None
+    return FilterbankSegment(model, steps, indices, noise)
 
 
 def _read_quan(quan: bytes) -> tuple[float, int, int]:

@@ -185,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="aim for this many bits per sample (per channel) instead of a quality",
     )
     c.add_argument(
+        "--tune",
+        choices=("snr", "listen"),
+        default="snr",
+        help="the filterbank path codes for the SNR (default), or for a listener: where it "
+        "leaves a region of the spectrum at zero, the decoder fills it with noise of the "
+        "level the file holds (a lower SNR, a less muffled sound)",
+    )
+    c.add_argument(
         "--model",
         type=Path,
         metavar="ARTIST.saem",

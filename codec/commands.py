@@ -30,7 +30,7 @@ from codec.files import (
     write_bytes,
 )
 from codec.inspect import SAMPLE_FORMAT_NAMES, bit_usage, describe
-from codec.paths import DEFAULT_PATH, LEARNED, CodingPath, path_named
+from codec.paths import DEFAULT_PATH, LEARNED, CodingPath, FilterbankPath, path_named
 from codec.quantizer import DEFAULT_QUALITY
 from codec.rate import QUALITY_RANGE
 from codec.settings import FitSettings
@@ -92,15 +92,18 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def coding_path(arch: str, shared=None) -> CodingPath:
-    """The coding path ``--arch`` names; with a shared model, the one it belongs to."""
+def coding_path(arch: str, shared=None, tune: str = "snr") -> CodingPath:
+    """The coding path ``--arch`` names (the filterbank path ``--tune`` d); with a shared
+    model, the one it belongs to."""
     if shared is not None and shared.path == LEARNED:
         from bitstream.learned import read_model as read_learned
         from codec.paths.learned import LearnedPath
 
         return LearnedPath(read_learned(shared.sections).architecture)
-    if shared is not None or arch == DEFAULT_PATH:
-        return path_named(shared.path if shared is not None else DEFAULT_PATH)
+    if shared is not None:
+        return path_named(shared.path)
+    if arch == DEFAULT_PATH:
+        return FilterbankPath(tune=tune)
     from codec.paths.learned import LearnedPath  # torch: only for learned autoencoders
 
     return LearnedPath(arch)
@@ -108,7 +111,7 @@ def coding_path(arch: str, shared=None) -> CodingPath:
 
 def run_compress(args: argparse.Namespace) -> None:
     shared = read_model_file(args.model) if args.model is not None else None
-    coding = coding_path(args.arch, shared)
+    coding = coding_path(args.arch, shared, args.tune)
     settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
     for path in args.inputs:
         if path.suffix.lower() == ".sae":

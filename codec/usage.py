@@ -87,5 +87,7 @@ def check_usage(args: argparse.Namespace) -> None:
                 f"{', '.join(given)}: no effect with --model, which codes at the model's "
                 "quality and fits nothing"
             )
+    if args.command == "compress" and args.tune != "snr" and args.arch != "filterbank":
+        raise UsageError(f"--tune {args.tune}: the filterbank path's, not --arch {args.arch}'s")
     if args.command == "info" and args.plot is not None and len(args.inputs) > 1:
         raise UsageError("--plot draws one file: give one input")

@@ -46,9 +46,11 @@ from bitstream.filterbank import (
     read_segment,
     segment_sections,
 )
+from bitstream.noise import empty
 from bitstream.sae import SHARED_MODEL, segment_size
 from codec.audio import to_channels
 from codec.entropy_model import estimated_bits, fit_tables
+from codec.noise import FIRST_GROUP, noise_levels, with_noise
 from codec.paths.base import EncodeOptions
 from codec.pqmf import (
     CODED_CHANNELS,
@@ -75,6 +77,8 @@ from codec.transform import frame_count, imdct, mdct
 
 NAME = "filterbank"
 FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
+TUNES = ("snr", "listen")
+NOISE_SEED = 1  # the noise generator's, in the file: an encoder may choose another
 SYNTHESIS = "synthesis"  # the decoder's first layer, as WGTS names its offsets
 WEIGHT_STEP = 0.0095  # x the coding's rms error: the weights' rounding stays ~30 dB below it
 SMALLEST_WEIGHT_STEP = 2.0**-20
@@ -83,14 +87,20 @@ SMALLEST_WEIGHT_STEP = 2.0**-20
 @dataclass(frozen=True)
 class FilterbankPath:
     """The filterbank path; ``frame_steps`` pins the transform's frame length (latent
-    steps, a multiple of 4), which is otherwise chosen per song."""
+    steps, a multiple of 4), which is otherwise chosen per song; ``tune`` says what it
+    codes for: the SNR (the default), or a listener (:mod:`codec.noise`)."""
 
     frame_steps: int | None = None
+    tune: str = "snr"  # or "listen": regions left at zero are filled with noise
     name: str = NAME
     context_steps: int = CONTEXT_STEPS
 
+    def __post_init__(self) -> None:
+        if self.tune not in TUNES:
+            raise ValueError(f"tune must be one of {', '.join(TUNES)}, not {self.tune!r}")
+
     def encode(self, signal: SegmentSignal, options: EncodeOptions) -> list[tuple[bytes, bytes]]:
-        return encode(signal, options, self.frame_steps)
+        return encode(signal, options, self.frame_steps, self.tune == "listen")
 
     def decode(self, sections: dict[bytes, bytes], frames: int) -> np.ndarray:
         return decode(sections, frames)
@@ -107,7 +117,10 @@ class FilterbankPath:
 
 
 def encode(
-    signal: SegmentSignal, options: EncodeOptions, frame_steps: int | None = None
+    signal: SegmentSignal,
+    options: EncodeOptions,
+    frame_steps: int | None = None,
+    listen: bool = False,
 ) -> list[tuple[bytes, bytes]]:
     """Code one segment, top to bottom: analyse, choose the frame length, quantize and
     search the rate, fit the decoder, entropy-code."""
@@ -123,7 +136,7 @@ def encode(
         frame_steps = choose_frame_steps([latents], signal.samples, quality)
     coefficients = mdct(latents, frame_steps)
     unfitted = np.zeros(synthesis_start().shape)
-    code = _counted(passes, code_at, coefficients, signal, unfitted)
+    code = _counted(passes, code_at, coefficients, signal, listen, unfitted)
     best = code(quality) if target is None else search_rate(code, target, quality)
     passes.close()
     if signal.gain > 0:  # fitting the decoder is what the path learns of the song
@@ -132,8 +145,8 @@ def encode(
         if target is not None and abs(off_target(best.bits_per_sample, target)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
-            best = search_rate(functools.partial(code_at, coefficients, signal, offsets),
-                               target, best.quality)  # fmt: skip
+            code = functools.partial(code_at, coefficients, signal, listen, offsets)
+            best = search_rate(code, target, best.quality)
     return best.coded[1]
 
 
@@ -180,10 +193,14 @@ def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
 
 
 def code_at(
-    coefficients: np.ndarray, signal: SegmentSignal, offsets: dict[str, np.ndarray], quality: float
+    coefficients: np.ndarray,
+    signal: SegmentSignal,
+    listen: bool,
+    offsets: np.ndarray,
+    quality: float,
 ) -> Candidate:
-    """The segment coded at ``quality`` with the decoder's weight ``offsets``: its
-    sections, and their exact size."""
+    """The segment coded at ``quality`` with the decoder's weight ``offsets`` (and, to
+    ``listen`` to, noise levels): its sections, and their exact size."""
     step = quantizer_step(quality)
     indices, tables = quantize(coefficients, step, quality_to_lambda(quality))
     # the transforms are (near) orthonormal: coefficient error is audio error
@@ -191,7 +208,8 @@ def code_at(
     distortion = error / signal.samples
     model = FilterbankModel(step, coefficients.shape[2], *weight_integers(offsets, distortion),
                             tables)  # fmt: skip
-    segment = FilterbankSegment(model, signal.steps, indices)
+    noise = (NOISE_SEED, FIRST_GROUP, noise_levels(coefficients, indices, step)) if listen else None
+    segment = FilterbankSegment(model, signal.steps, indices, noise)
     sections = model_sections(model) + segment_sections(segment)
     bits = 8 * segment_size(NAME, sections) / signal.samples
     return Candidate(quality, bits, distortion, (segment, sections))
@@ -248,7 +266,7 @@ def refit_weights(best: Candidate, offsets: np.ndarray, signal: SegmentSignal) -
     weights, weight_step = weight_integers(offsets, best.distortion)
     model = FilterbankModel(segment.model.step, segment.model.bins, weights, weight_step,
                             segment.model.tables)  # fmt: skip
-    segment = FilterbankSegment(model, segment.latent_steps, segment.indices)
+    segment = FilterbankSegment(model, segment.latent_steps, segment.indices, segment.noise)
     new = dict(model_sections(model))
     sections = [(tag, new.get(tag, payload)) for tag, payload in sections]
     bits = 8 * segment_size(NAME, sections) / signal.samples
@@ -289,12 +307,23 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
     return [(SHARED_MODEL, shared.digest), *segment_sections(segment)]
 
 
-def latents_of(indices: np.ndarray, step: float, steps: int, dtype=np.float64) -> np.ndarray:
-    """The dequantized latents (channels, steps) of trellis indices, a channel at a time
-    (the intermediate arrays are as large as the channel)."""
+def latents_of(
+    indices: np.ndarray, step: float, steps: int, dtype=np.float64, noise=None
+) -> np.ndarray:
+    """The dequantized latents (channels, steps) of trellis indices, with the regions
+    left at zero filled where ``noise`` (seed, first group, levels) says, a channel at a
+    time (the intermediate arrays are as large as the channel)."""
     latents = np.empty((len(indices), steps), dtype)
+    if noise is not None:
+        seed, first, levels = noise
+        ends = np.cumsum([empty(rows[None], first).sum() for rows in indices])
     for channel, rows in enumerate(indices):
-        latents[channel] = imdct(dequantize(rows, step), steps)
+        coefficients = dequantize(rows, step)
+        if noise is not None:
+            mine = levels[(ends[channel - 1] if channel else 0) : ends[channel]]
+            coefficients = with_noise(coefficients[None], rows[None], step, mine, seed, first,
+                                      position=channel * rows.size)[0]  # fmt: skip
+        latents[channel] = imdct(coefficients, steps)
     return latents
 
 
@@ -314,5 +343,5 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     if frames == 0:
         return np.zeros((2, 0), dtype=np.float32)
     layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
-    latents = latents_of(segment.indices, model.step, steps, np.float32)
+    latents = latents_of(segment.indices, model.step, steps, np.float32, segment.noise)
     return synthesize(latents, layer)[:, left : left + frames]
