@@ -20,6 +20,7 @@ to the song) break even.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -32,8 +33,11 @@ from tqdm import tqdm
 import codec
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from bitstream import write_model
-from bitstream.filterbank import MODEL_SECTIONS
-from codec import FitSettings
+from bitstream.filterbank import MODEL_SECTIONS as FILTERBANK_MODEL
+from bitstream.learned import MODEL_SECTIONS as LEARNED_MODEL
+from codec import FilterbankPath, FitSettings, LearnedPath
+
+MODEL_SECTIONS = {*FILTERBANK_MODEL, *LEARNED_MODEL}
 
 
 def _coded(data: bytes, audio: np.ndarray, models=()) -> dict:
@@ -49,38 +53,47 @@ def _coded(data: bytes, audio: np.ndarray, models=()) -> dict:
 
 
 def measure(
-    tracks: dict[str, list[tuple[str, np.ndarray, int]]], quality: float, settings: FitSettings
+    tracks: dict[str, list[tuple[str, np.ndarray, int]]],
+    quality: float,
+    settings: FitSettings,
+    path,
 ) -> list[dict]:
-    """Every track coded the three ways at ``quality``, models fitted with ``settings``."""
+    """Every track coded the three ways at ``quality`` with the coding ``path``, models
+    fitted with ``settings`` (the other artist's only where there is another artist)."""
     rows = []
     artists = sorted(tracks)
     total = sum(len(songs) for songs in tracks.values())
     bar = tqdm(total=total, desc=f"quality {quality:g}", unit="track")
     others = {}  # each artist's model, for the other artist's tracks
-    for artist in artists:
+    for artist in artists if len(artists) > 1 else ():  # the other artist's models
         started = time.perf_counter()
         songs = [audio for _, audio, _ in tracks[artist]]
-        shared = codec.train_artist(songs, quality=quality, settings=settings)
+        shared = codec.train_artist(songs, path=path, quality=quality, settings=settings)
         others[artist] = (shared, len(write_model(shared)), time.perf_counter() - started)
     for artist in artists:
         songs = tracks[artist]
         for name, audio, rate in songs:
-            own = _coded(codec.compress(audio, rate, quality=quality, settings=settings), audio)
+            own = codec.compress(audio, rate, path=path, quality=quality, settings=settings)
+            own = _coded(own, audio)
             rest = [a for n, a, _ in songs if n != name]
             started = time.perf_counter()
-            shared = codec.train_artist(rest, quality=quality, settings=settings)
+            shared = codec.train_artist(rest, path=path, quality=quality, settings=settings)
             train_seconds = time.perf_counter() - started
-            loo = _coded(codec.compress(audio, rate, shared=shared), audio, [shared])
+            loo = _coded(codec.compress(audio, rate, path=path, shared=shared), audio, [shared])
             loo["model_file_bytes"] = len(write_model(shared))
             loo["shared_by"] = len(songs)
             loo["train_seconds"] = round(train_seconds, 1)
-            other_artist = next(a for a in artists if a != artist)
-            other_model, other_bytes, other_seconds = others[other_artist]
-            other = _coded(codec.compress(audio, rate, shared=other_model), audio, [other_model])
-            other["model_file_bytes"] = other_bytes
-            other["shared_by"] = len(tracks[other_artist]) + 1
-            other["train_seconds"] = round(other_seconds, 1)
-            for coding in (loo, other):
+            codings = [loo]
+            other_artist = next((a for a in artists if a != artist), None)
+            if other_artist is not None:
+                other_model, other_bytes, other_seconds = others[other_artist]
+                other = _coded(codec.compress(audio, rate, path=path, shared=other_model), audio,
+                               [other_model])  # fmt: skip
+                other["model_file_bytes"] = other_bytes
+                other["shared_by"] = len(tracks[other_artist]) + 1
+                other["train_seconds"] = round(other_seconds, 1)
+                codings.append(other)
+            for coding in codings:
                 amortized = coding["model_file_bytes"] / coding["shared_by"]
                 coding["bits_per_sample_amortized"] = 8 * (coding["bytes"] + amortized) / audio.size
             seconds = len(audio) / rate
@@ -89,7 +102,8 @@ def measure(
             saved = own["model_bytes_in_file"] - loo["model_file_bytes"] / loo["shared_by"]
             rows.append({
                 "track": name, "artist": artist, "quality": quality, "seconds": seconds,
-                "per_song": own, "artist_loo": loo, "other_artist": other,
+                "per_song": own, "artist_loo": loo,
+                "other_artist": codings[1] if len(codings) > 1 else None,
                 "break_even_seconds": saved / extra if extra > 0 else None,
             })  # fmt: skip
             bar.update()
@@ -120,11 +134,14 @@ def write_table(rows: list[dict], path: Path, excerpt: float) -> None:
     def cells(row: dict) -> str:
         own, loo, other = row["per_song"], row["artist_loo"], row["other_artist"]
         even = row["break_even_seconds"]
+        others = (
+            f"{other['bits_per_sample']:.3f} | {other['bits_per_sample_amortized']:.3f} "
+            f"| {other['snr_db']:.2f}" if other else "— | — | —"
+        )  # fmt: skip
         return (
             f"{own['bits_per_sample']:.3f} | {own['snr_db']:.2f} | {loo['bits_per_sample']:.3f} "
             f"| {loo['bits_per_sample_amortized']:.3f} | {loo['snr_db']:.2f} "
-            f"| {other['bits_per_sample']:.3f} | {other['bits_per_sample_amortized']:.3f} "
-            f"| {other['snr_db']:.2f} | {'any' if even is None else f'{even:.0f}'}"
+            f"| {others} | {'any' if even is None else f'{even:.0f}'}"
         )
 
     by_quality = defaultdict(list)
@@ -139,12 +156,59 @@ def write_table(rows: list[dict], path: Path, excerpt: float) -> None:
                 if field in group[0][key]
             }
             for key in ("per_song", "artist_loo", "other_artist")
+            if group[0][key] is not None
         }
+        mean.setdefault("other_artist", None)
         evens = [r["break_even_seconds"] for r in group if r["break_even_seconds"] is not None]
         mean["break_even_seconds"] = float(np.median(evens)) if evens else None
         label = "**mean** (break-even: median of the others)"
         lines.append(f"| {quality:g} | {label} | {cells(mean)} |")
+    lines += ["", *equal_snr_table(rows)]
     path.write_text("\n".join(lines) + "\n")
+
+
+SNR_TARGETS = (15.0, 20.0, 25.0)
+CATALOGUE = 100  # songs a shared model is amortized over, in the last column
+
+
+def bits_at(points: list[tuple[float, float]], snr: float) -> float | None:
+    """Bits/sample at ``snr``, interpolated (log bits, linear in SNR) between measured
+    (snr, bits) points; None outside them."""
+    points = sorted(points)
+    for (s0, b0), (s1, b1) in itertools.pairwise(points):
+        if s0 <= snr <= s1 and s1 > s0:
+            return float(np.exp(np.log(b0) + (snr - s0) / (s1 - s0) * np.log(b1 / b0)))
+    return None
+
+
+def equal_snr_table(rows: list[dict]) -> list[str]:
+    """Bits/sample at equal SNR, means over the tracks whose curves reach it: per song;
+    the artist's model amortized over its artist's songs, and over a catalogue."""
+    by_track = defaultdict(list)
+    for row in rows:
+        by_track[row["track"]].append(row)
+    ways = {
+        "per song": lambda r: (r["per_song"]["snr_db"], r["per_song"]["bits_per_sample"]),
+        "artist model": lambda r: (r["artist_loo"]["snr_db"],
+                                   r["artist_loo"]["bits_per_sample_amortized"]),
+        f"artist model over {CATALOGUE} songs": lambda r: (
+            r["artist_loo"]["snr_db"],
+            8 * (r["artist_loo"]["bytes"] + r["artist_loo"]["model_file_bytes"] / CATALOGUE)
+            / (r["per_song"]["bytes"] * 8 / r["per_song"]["bits_per_sample"]),
+        ),
+    }  # fmt: skip
+    lines = ["## Bits/sample at equal SNR (means over the tracks that reach it)", "",
+             "| coding | " + " | ".join(f"{s:g} dB" for s in SNR_TARGETS) + " |",
+             "|---" * (len(SNR_TARGETS) + 1) + "|"]  # fmt: skip
+    for name, point in ways.items():
+        cells = []
+        for snr in SNR_TARGETS:
+            values = [bits_at([point(r) for r in group], snr) for group in by_track.values()]
+            values = [v for v in values if v is not None]
+            mark = f" ({len(values)})" if 0 < len(values) < len(by_track) else ""
+            cells.append(f"{np.mean(values):.3f}{mark}" if values else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,18 +218,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--excerpt", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--qualities", type=float, nargs="+", default=[codec.DEFAULT_QUALITY])
     parser.add_argument(
-        "--iterations", type=int, default=FitSettings.iterations, help="decoder fitting"
+        "--iterations", type=int, default=FitSettings.iterations, help="training iterations"
     )
+    parser.add_argument("--arch", default="filterbank", help="filterbank, post, signed, ...")
     args = parser.parse_args(argv)
     tracks = defaultdict(list)
     for path in sorted(args.corpus.iterdir()):
         if path.suffix.lower() in AUDIO_SUFFIXES:
             audio, rate = load_excerpt(path, args.excerpt)
             tracks[path.stem.split("-")[0]].append((path.stem, audio, rate))
-    if len(tracks) < 2 or min(map(len, tracks.values())) < 2:
-        parser.error("needs two artists with at least two tracks each (ARTIST-title.ext)")
+    if min(map(len, tracks.values()), default=0) < 2:
+        parser.error("needs artists with at least two tracks each (ARTIST-title.ext)")
     settings = FitSettings(iterations=args.iterations)
-    rows = [row for quality in args.qualities for row in measure(tracks, quality, settings)]
+    path = FilterbankPath() if args.arch == "filterbank" else LearnedPath(args.arch)
+    rows = [row for q in args.qualities for row in measure(tracks, q, settings, path)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "artist.json").write_text(json.dumps(rows, indent=1) + "\n")
     write_table(rows, args.out / "artist.md", args.excerpt)
