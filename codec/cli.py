@@ -122,6 +122,27 @@ def _option_groups() -> dict[str, argparse.ArgumentParser]:
     fitting.add_argument(
         "--device", choices=["cpu", "cuda"], help="where paths that fit by gradient fit (cpu)"
     )
+    batch = _Parser(add_help=False)  # several files: a Dask cluster (codec.catalogue)
+    batch.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        help="for several inputs or a folder: worker processes of the Dask cluster started "
+        "on this machine (default: its cores)",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the batch on a running Dask cluster, e.g. tcp://host:8786 (dask scheduler, "
+        "dask worker): its workers must see the inputs and outputs at the same paths",
+    )
+    batch.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="FILE.json",
+        help="write a JSON record of the batch: each input, its output, bytes, bits/sample, "
+        "SNR, seconds, error",
+    )
     models = _Parser(add_help=False)
     models.add_argument(
         "--model",
@@ -134,7 +155,7 @@ def _option_groups() -> dict[str, argparse.ArgumentParser]:
     models.add_argument(
         "--model-dir", type=Path, metavar="DIR", help="look for shared models (*.saem) here"
     )
-    return {"output": output, "fitting": fitting, "models": models}
+    return {"output": output, "fitting": fitting, "models": models, "batch": batch}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,24 +172,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = commands.add_parser(
         "compress",
-        parents=[group["output"], group["fitting"]],
+        parents=[group["output"], group["fitting"], group["batch"]],
         help="code a song and write INPUT.sae",
         description="Code each INPUT (wav, flac, ogg, mp3, ...; '-' for standard input) and "
         "write a .sae file holding what the decoder needs, the coded latents, and the "
         "input's sample format and small tags, a segment of 95 s (at 44.1 kHz) at a time. "
         "Prints the size in bits per sample and kbps, and the SNR of decoding the written "
-        "file (on stderr when the file goes to standard output). Several inputs are coded "
-        "one after another (or -j at a time), a line each; one that fails does not stop "
-        "the others.",
+        "file (on stderr when the file goes to standard output). Several inputs, or "
+        "folders (the audio files in them, at any depth), are a batch, coded on a Dask "
+        "cluster (-j workers on this machine, or --scheduler's), a line each as they "
+        "finish, then a summary: one that fails does not stop the others, and an output "
+        "that exists and is complete is skipped (-f codes it again).",
         epilog=FORMATS,
     )
-    c.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files, or -")
+    c.add_argument(
+        "inputs", type=Path, nargs="+", metavar="INPUT", help="audio files, folders, or -"
+    )
     c.add_argument(
         "-o",
         "--output",
         type=Path,
-        help="output file, for one input, or - for standard output (default: INPUT with "
-        ".sae; standard output for standard input)",
+        help="output file, for one input, or - for standard output; for several inputs or "
+        "a folder, an existing folder, where the outputs go as the inputs sit in theirs "
+        "(default: INPUT with .sae; standard output for standard input)",
     )
     rate = c.add_mutually_exclusive_group()
     rate.add_argument("-q", "--quality", type=_quality, help=QUALITY_HELP)
@@ -199,26 +225,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="code with this shared model (sae train-artist) instead of fitting one: no "
         "fitting, its quality, and the file names the model instead of carrying it",
     )
-    c.add_argument(
-        "-j", "--jobs", type=_positive, default=1, help="songs compressed at once (default 1)"
-    )
 
     d = commands.add_parser(
         "decompress",
-        parents=[group["output"], group["models"]],
+        parents=[group["output"], group["models"], group["batch"]],
         help="decode .sae files to audio",
         description="Decode each INPUT.sae ('-' for standard input) to an audio file with "
         "the original's sample rate, channel count, length, sample format and tags (the "
-        "format from the extension; WAV to standard output).",
+        "format from the extension; WAV to standard output). Several inputs, or folders, "
+        "are a batch on a Dask cluster, as for compress.",
         epilog=FORMATS,
     )
-    d.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, or -")
+    d.add_argument(
+        "inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, folders, or -"
+    )
     d.add_argument(
         "-o",
         "--output",
         type=Path,
-        help="output file, for one input, or - for standard output (default: INPUT with "
-        ".wav; standard output for standard input)",
+        help="output file, for one input, or - for standard output; for several inputs or "
+        "a folder, an existing folder (default: INPUT with .wav; standard output for "
+        "standard input)",
     )
     d.add_argument(
         "--bits",
@@ -233,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Show the header fields of each .sae file ('-' for standard input), "
         "what its input was, and the bytes of each section; every CRC is checked.",
     )
-    i.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, or -")
+    i.add_argument(
+        "inputs", type=Path, nargs="+", metavar="INPUT", help=".sae files, folders, or -"
+    )
     i.add_argument("--json", action="store_true", help="print a JSON object (a line) per file")
     i.add_argument(
         "--plot",

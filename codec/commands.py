@@ -19,7 +19,7 @@ from codec.api import compress, compress_file, decompress, decompress_file
 from codec.artist import train_artist
 from codec.audio import AudioError, snr_db
 from codec.cli import BITS, FRAMES, POST_ITERATIONS
-from codec.console import DataError, Job, JobError, note, run_jobs, say
+from codec.console import DataError, Job, JobError, Outcome, note, run_jobs, say
 from codec.files import (
     OutputFormatError,
     audio_format,
@@ -109,6 +109,24 @@ def coding_path(arch: str, shared=None, tune: str = "snr") -> CodingPath:
     return LearnedPath(arch)
 
 
+def slim(args: argparse.Namespace, *names: str) -> argparse.Namespace:
+    """The options a file's work reads: a batch's tasks carry them, not every input."""
+    return argparse.Namespace(**{name: getattr(args, name) for name in names})
+
+
+def run_batch(args: argparse.Namespace, jobs: list[Job], work) -> None:
+    """The jobs on a Dask cluster for a batch (several inputs, a folder, --scheduler or
+    --manifest), or here, one after another."""
+    if not args.batch:
+        run_jobs(jobs, work, DATA_ERRORS, progress=args.progress)
+        return
+    from codec.catalogue import run_catalogue  # distributed: only when a batch runs
+
+    run_catalogue(jobs, work, DATA_ERRORS, command=args.command, workers=args.jobs,
+                  scheduler=args.scheduler, force=args.force, progress=args.progress,
+                  manifest=args.manifest)  # fmt: skip
+
+
 def run_compress(args: argparse.Namespace) -> None:
     shared = read_model_file(args.model) if args.model is not None else None
     coding = coding_path(args.arch, shared, args.tune)
@@ -117,13 +135,15 @@ def run_compress(args: argparse.Namespace) -> None:
         if path.suffix.lower() == ".sae":
             raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
     jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
-    work = functools.partial(compress_one, args=args, settings=settings, shared=shared,
+    options = slim(args, "quality", "bitrate", "bits_per_sample", "force")
+    work = functools.partial(compress_one, args=options, settings=settings, shared=shared,
                              coding=coding)  # fmt: skip
-    run_jobs(jobs, work, DATA_ERRORS, workers=args.jobs, progress=args.progress)
+    run_batch(args, jobs, work)
 
 
-def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> str:
+def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> Outcome:
     """Compress one file: its line; notes for what the user asked and did not get."""
+    notes = []
     with readable(job.source) as source:
         with sf.SoundFile(source) as audio:  # an unreadable input says so before the output
             rate, channels = audio.samplerate, audio.channels
@@ -136,20 +156,24 @@ def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> st
                                progress=progress, shared=shared)  # fmt: skip
     if bits is not None and abs(math.log(report.bits_per_sample / bits)) > MISSED_TARGET:
         asked = f"{args.bitrate:g} kbps" if args.bitrate else f"{bits:g} bits/sample"
-        note(f"{job.name}: {asked} could not be met within quality {QUALITY_RANGE[0]:g} to "
-             f"{QUALITY_RANGE[1]:g}: {report.kbps:.1f} kbps ({report.bits_per_sample:.3f} "
-             "bits/sample) written, the nearest found")  # fmt: skip
+        low, high = QUALITY_RANGE
+        notes.append(f"{job.name}: {asked} could not be met within quality {low:g} to "
+                     f"{high:g}: {report.kbps:.1f} kbps ({report.bits_per_sample:.3f} "
+                     "bits/sample) written, the nearest found")  # fmt: skip
     if report.tags_left_out:
-        note(f"{job.name}: tags too large to record were left out (at most {MAX_TAGS} of "
-             f"{MAX_TAG_BYTES} bytes each, {MAX_SOURCE_BYTES} in all): "
-             f"{', '.join(report.tags_left_out)}")  # fmt: skip
+        notes.append(f"{job.name}: tags too large to record were left out (at most {MAX_TAGS} "
+                     f"of {MAX_TAG_BYTES} bytes each, {MAX_SOURCE_BYTES} in all): "
+                     f"{', '.join(report.tags_left_out)}")  # fmt: skip
     ratio = report.ratio_to_pcm16
     size = f"{ratio:.1f}x smaller" if ratio >= 1 else f"{1 / ratio:.1f}x larger"
     how = "coded with the shared model" if shared else "fitted and coded"
-    return (f"{shown(job.output)}: {report.bytes} bytes, {report.bits_per_sample:.3f} "
+    line = (f"{shown(job.output)}: {report.bytes} bytes, {report.bits_per_sample:.3f} "
             f"bits/sample, {report.kbps:.1f} kbps, {size} than 16-bit PCM, SNR "
             f"{report.snr_db:.2f} dB (decoded from the file), {how} in "
             f"{report.seconds:.1f} s")  # fmt: skip
+    return Outcome(line, tuple(notes), bytes=report.bytes, frames=report.frames,
+                   channels=report.channels, sample_rate=report.sample_rate,
+                   snr_db=report.snr_db, seconds=report.seconds)  # fmt: skip
 
 
 def run_train_artist(args: argparse.Namespace) -> None:
@@ -176,11 +200,12 @@ def run_decompress(args: argparse.Namespace) -> None:
             raise UsageError(f"--bits {args.bits}: {error}") from None
     models = shared_models(args)
     jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
-    work = functools.partial(decompress_one, args=args, models=models, subtype=subtype)
-    run_jobs(jobs, work, DATA_ERRORS, progress=args.progress)
+    work = functools.partial(decompress_one, args=slim(args, "force"), models=models,
+                             subtype=subtype)  # fmt: skip
+    run_batch(args, jobs, work)
 
 
-def decompress_one(job: Job, progress: bool, args, models, subtype) -> str:
+def decompress_one(job: Job, progress: bool, args, models, subtype) -> Outcome:
     with readable(job.source) as source:
         recorded = _checked(source)
         target = writable(job.output)
@@ -189,8 +214,10 @@ def decompress_one(job: Job, progress: bool, args, models, subtype) -> str:
         frames, channels, rate = decompress_file(source, target, overwrite=args.force,
                                                  models=models, subtype=subtype,
                                                  progress=progress)  # fmt: skip
+        size = None if is_stream(source) else source.stat().st_size
     name = SAMPLE_FORMAT_NAMES.get(written, written)
-    return f"{shown(job.output)}: {frames} frames, {plural(channels, 'channel')}, {rate} Hz, {name}"
+    line = f"{shown(job.output)}: {frames} frames, {plural(channels, 'channel')}, {rate} Hz, {name}"
+    return Outcome(line, bytes=size, frames=frames, channels=channels, sample_rate=rate)
 
 
 def _checked(source) -> str:

@@ -3,22 +3,19 @@ a progress bar over the files with the time left, and what an interruption left.
 
 Progress bars are drawn only on a terminal (the caller decides, :mod:`codec.cli`), so a
 log gets a line per file and nothing else. A batch goes on past a file that fails, and
-says at the end how many did.
+says at the end how many did. Files are worked on here, one after another; a batch of
+compress or decompress runs on a Dask cluster instead (:mod:`codec.catalogue`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from codec.cli import Interrupted
 from codec.usage import STDIO
 
 
@@ -42,8 +39,35 @@ class Job:
         return "standard input" if str(self.source) == STDIO else str(self.source)
 
 
-# a job's work: its result line(s), given whether it may draw progress bars
-Work = Callable[[Job, bool], str]
+@dataclass(frozen=True)
+class Outcome:
+    """What working on one file gave: its result line, notes for the user, and what a
+    batch's summary and manifest record (sizes of the ``.sae`` side; no SNR for a decoded
+    or skipped file)."""
+
+    line: str
+    notes: tuple[str, ...] = ()
+    status: str = "done"  # or "skipped" (its output was complete), or "failed"
+    bytes: int | None = None
+    frames: int = 0
+    channels: int = 0
+    sample_rate: int = 0
+    snr_db: float | None = None
+    seconds: float | None = None  # of work on the file, wherever it ran
+    worker: str = ""  # which Dask worker did it, in a batch
+
+    @property
+    def bits_per_sample(self) -> float | None:
+        samples = self.frames * self.channels
+        return 8 * self.bytes / samples if self.bytes is not None and samples else None
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+# a job's work: its outcome (or result line), given whether it may draw progress bars
+Work = Callable[[Job, bool], "Outcome | str"]
 
 
 def note(message: str) -> None:
@@ -64,39 +88,50 @@ def with_name(error: Exception, job: Job) -> str:
     return message if named else f"{job.name}: {message}"
 
 
+def show(outcome: Outcome | str, job: Job, prefix: str = "") -> None:
+    """The notes of an outcome, then its line."""
+    if isinstance(outcome, str):
+        outcome = Outcome(outcome)
+    for message in outcome.notes:
+        note(message)
+    say(prefix + outcome.line, to_stderr=str(job.output) == STDIO)
+
+
 def run_jobs(
     jobs: list[Job],
     work: Work,
     errors: tuple[type[Exception], ...],
     *,
-    workers: int = 1,
     progress: bool = False,
     numbered: bool = True,
 ) -> None:
-    """Do ``work`` on each job and show its result; one failing (with one of ``errors``)
-    stops no other. A single job's error is the command's error. ``workers`` > 1 runs
-    jobs in that many processes. An interruption is raised on with ``written``: the
-    outputs that were finished."""
+    """Do ``work`` on each job, one after another, and show its result; one failing (with
+    one of ``errors``) stops no other. A single job's error is the command's error. An
+    interruption is raised on with ``written``: the outputs that were finished."""
     if len(jobs) == 1:
         try:
-            lines = work(jobs[0], progress)
+            outcome = work(jobs[0], progress)
         except BrokenPipeError:
             raise  # the reader of stdout went away: not the file's fault
         except errors as error:
             raise JobError(with_name(error, jobs[0])) from error
-        say(lines, to_stderr=str(jobs[0].output) == STDIO)
+        show(outcome, jobs[0])
         return
     bar = tqdm(total=len(jobs), desc="files", unit="file", disable=not progress, leave=False)
     written: list[Path] = []
     failed = 0
     try:
-        for index, outcome in _outcomes(jobs, work, errors, workers, progress, bar):
-            job = jobs[index]
-            if isinstance(outcome, _Failure):
+        for index, job in enumerate(jobs):
+            bar.set_postfix_str(job.name)
+            try:
+                outcome = work(job, progress)
+            except BrokenPipeError:
+                raise
+            except errors as error:
                 failed += 1
-                tqdm.write(f"sae: error: {outcome}", file=sys.stderr)
+                tqdm.write(f"sae: error: {with_name(error, job)}", file=sys.stderr)
             else:
-                say(f"[{index + 1}/{len(jobs)}] {outcome}" if numbered else outcome)
+                show(outcome, job, f"[{index + 1}/{len(jobs)}] " if numbered else "")
                 written += [job.output] if job.output is not None else []
             bar.update()
     except KeyboardInterrupt as interrupt:
@@ -106,62 +141,3 @@ def run_jobs(
         bar.close()
     if failed:
         raise DataError(f"{failed} of {len(jobs)} files failed")
-
-
-def _outcomes(jobs, work, errors, workers, progress, bar) -> Iterator[tuple[int, str]]:
-    """(index, result lines or a :class:`_Failure`) of each job, as they finish."""
-    if workers == 1:
-        for index, job in enumerate(jobs):
-            bar.set_postfix_str(job.name)
-            yield index, _attempt(work, errors, job, progress)
-        return
-    pool = ProcessPoolExecutor(min(workers, len(jobs)), initializer=_worker_signals)
-    try:
-        futures = {pool.submit(_attempt, work, errors, job, False): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():  # each cleans up its output
-            child.terminate()
-        for child in multiprocessing.active_children():
-            child.join(timeout=30)
-        raise
-    pool.shutdown()
-
-
-def _attempt(work: Work, errors, job: Job, progress: bool) -> str:
-    """The job's result lines, or its error's message (naming its file) as a
-    :class:`_Failure`."""
-    global _busy
-    _busy = True
-    try:
-        return work(job, progress)
-    except BrokenPipeError:
-        raise
-    except errors as error:
-        return _Failure(with_name(error, job))
-    finally:
-        _busy = False
-
-
-class _Failure(str):
-    """An error's message, told apart from a result line."""
-
-
-_busy = False  # whether this worker process is doing a job
-
-
-def _worker_signals() -> None:
-    """In a worker process: Ctrl-C is the main process's to handle; SIGTERM (which the
-    main process sends when interrupted) stops the job at hand, which removes its
-    temporary file, or ends an idle worker quietly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
-    signal.signal(signal.SIGHUP, _stop_worker)
-
-
-def _stop_worker(number: int, frame) -> None:
-    if _busy:
-        raise Interrupted(number)
-    sys.exit(128 + number)

@@ -121,7 +121,18 @@ def _running(pid: int) -> bool:
         return False
     except (PermissionError, OverflowError):
         return True  # someone else's process, or no pid at all: leave its file alone
-    return True
+    return not _ended(pid)
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` is a process that has ended but not yet been collected by its
+    parent (a zombie, on Linux): a killed Dask worker is, for a moment, when its task is
+    sent to another worker on the same machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @contextlib.contextmanager

@@ -129,7 +129,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
         (["compress", "{six}"], 1, "6 channels"),
         (["decompress", "{truncated}"], 1, "truncated"),
         (["compress", "{wav}", "-o", "{wav}", "-f"], 1, "is the input file"),
-        (["compress", "{adir}"], 1, "adir is a folder, not a file"),
+        (["compress", "{adir}"], 1, "adir: a folder with no audio files in it"),
+        (["fit", "{adir}"], 1, "adir is a folder, not a file"),
         (["compress", "{wav}", "-o", "{adir}", "-f"], 1, "adir is a folder: name the output"),
         (["decompress", "{sae}", "-o", "{adir}", "-f"], 1, "adir is a folder: name the output"),
         (["compress", "{wav}", "{flac}", "-f"], 2, "would both be written to"),
@@ -138,12 +139,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
         (["info", "{sae}", "{sae}", "--plot", "{tmp}/x.png"], 2, "--plot draws one file"),
         (["compress", "-", "{wav}"], 2, "standard input (-) is coded on its own"),
         (["info", "-", "-"], 2, "standard input (-) can be read once"),
+        (["compress", "{wav}", "--scheduler", "nowhere"], 2, "'nowhere' is not a scheduler's"),
+        (["compress", "{wav}", "--scheduler", "tcp://127.0.0.1:1", "-j", "2"], 2, "-j sizes a"),
+        (["decompress", "{sae}", "--manifest", "{adir}"], 2, "--manifest: {adir} is a folder"),
+        (["compress", "{wav}", "--manifest", "{tmp}/no/m.json"], 2, "--manifest: no folder"),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(files, args, code, message):
     result = run(*[a.format(**files) for a in args], *(FAST if args[0] == "compress" else []))
     assert result.returncode == code
-    assert message in result.stderr
+    assert message.format(**files) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert files["wav"].exists() and sf.info(files["wav"]).frames == 4000
@@ -203,7 +208,8 @@ def test_help_version_and_usage_errors_import_nothing_heavy(files):
         assert result.returncode == code and expected in result.stdout + result.stderr
         lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
         imported = {line.split("|")[-1].strip().split(".")[0] for line in lines}
-        assert not imported & {"numpy", "soundfile", "numba", "scipy", "torch", "tqdm"}
+        heavy = {"numpy", "soundfile", "numba", "scipy", "torch", "tqdm", "dask", "distributed"}
+        assert not imported & heavy
 
 
 def test_messages_say_what_happened(files, tmp_path, capsys):

@@ -102,8 +102,10 @@ def on_a_terminal(*args) -> tuple[int, str, str]:
 def test_a_batch_on_a_terminal_shows_files_done_and_time_left(folder, tmp_path):
     for name in ("a", "b"):
         (tmp_path / f"{name}.wav").write_bytes((folder / "song.wav").read_bytes())
-    code, stdout, shown = on_a_terminal("compress", *sorted(tmp_path.glob("*.wav")))
-    assert code == 0 and [line[:6] for line in stdout.splitlines()] == ["[1/2] ", "[2/2] "]
+    code, stdout, shown = on_a_terminal("compress", *sorted(tmp_path.glob("*.wav")), "-j", "1")
+    *lines, summary = stdout.splitlines()
+    assert code == 0 and [line[:6] for line in lines] == ["[1/2] ", "[2/2] "]
+    assert summary.startswith("sae: 2 files: 2 compressed, 0 skipped (complete), 0 failed; ")
     assert "files:" in shown and "1/2 [" in shown and "<00:" in shown  # done, and time left
 
 
@@ -189,9 +191,10 @@ def test_an_interrupted_batch_says_which_outputs_it_kept(tmp_path):
     small, large = tmp_path / "small.wav", tmp_path / "large.wav"
     sf.write(small, synthetic_stereo(seconds=0.25), 8000)
     sf.write(large, synthetic_stereo(seconds=60), 8000)
-    process = subprocess.Popen(sae_command("compress", small, large, "--quiet"),
+    process = subprocess.Popen(sae_command("compress", small, large, "--quiet", "-j", "2"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=sae_env())  # fmt: skip
+    assert process.stdout.readline().startswith(f"[1/2] {tmp_path}/small.sae: ")  # finished
     deadline = time.monotonic() + 60
     while not any(name.startswith(".large.sae.") for name in os.listdir(tmp_path)):
         assert process.poll() is None and time.monotonic() < deadline
