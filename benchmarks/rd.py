@@ -1,11 +1,15 @@
 """Rate-distortion benchmark: every method on every track of a folder of music.
 
-    python -m benchmarks.rd --corpus DIR --out DIR [--excerpt SECONDS] [--methods ...] [--jobs N]
+    python -m benchmarks.rd --corpus DIR --out DIR [--excerpt SECONDS] [--methods ...]
+                            [--jobs N | --scheduler ADDRESS]
 
 Writes ``points.csv`` (one row per track, method and setting), ``rd.png`` (mean curves),
 ``rd_tracks.png`` (per-track curves) and ``summary.md``. Each result is cached under
 ``OUT/cache`` keyed by the excerpt and a hash of the code the method depends on, so a
-re-run only re-assembles, and a change to a method's code re-runs just that method.
+re-run only re-assembles, and a change to a method's code re-runs just that method. The
+runs go to a Dask cluster (:mod:`codec.cluster`): ``--jobs`` worker processes started on
+this machine, or the running cluster at ``--scheduler``, whose workers must see the corpus
+and this repository at the same paths.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import hashlib
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +101,14 @@ def _drop_stale(cache: Path, methods: list[str], excerpt: float | None) -> None:
                 path.unlink()
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+def run_task(threads: int | None, *task) -> dict:
+    """On a worker: :func:`run_one`, with torch on ``threads`` threads (the machine's
+    cores shared among the local workers; a running cluster's workers keep their own)."""
+    if threads is not None:  # Dask's workers start with OMP_NUM_THREADS=1
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # read when torch is first imported
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+    return run_one(*task)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -125,8 +132,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(METHODS),
         help="methods to run (default: all)",
     )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="worker processes (default %(default)s)"
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes of a Dask cluster on this machine (default %(default)s)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on this running Dask cluster instead (tcp://host:port); its workers "
+        "must see the corpus and this repository at the same paths",
     )
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
@@ -134,6 +151,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     return args
+
+
+def run_all(todo: list, jobs: int, scheduler: str | None):
+    """Each task's row as it finishes, with the cache file it goes to, from a Dask
+    cluster; the slowest methods go first, so that the workers finish together."""
+    if not todo:
+        return
+    from distributed import as_completed
+
+    from codec.cluster import connect
+
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
+    with connect(jobs, scheduler) as cluster:
+        futures = {}
+        for path, task in todo:
+            slow = task[3] in ("sae", "post", "signed")
+            future = cluster.client.submit(run_task, threads, *task, pure=False,
+                                           priority=int(slow))  # fmt: skip
+            futures[future] = path
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,17 +193,12 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(json.loads((cache / name).read_text()))
                 else:
                     todo.append((cache / name, (track.stem, str(track), excerpt, method, setting)))
-    # the slowest methods first, so parallel workers finish together
-    todo.sort(key=lambda item: item[1][3] not in ("sae", "post", "signed"))
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = {pool.submit(run_one, *task): path for path, task in todo}
-        bar = tqdm(as_completed(futures), total=len(futures), desc="benchmark", unit="run")
-        for future in bar:
-            row = future.result()
-            bar.set_postfix_str(f"{row['track']} {row['method']} {row['setting']:g}")
-            futures[future].write_text(json.dumps(row))
-            rows.append(row)
+    bar = tqdm(run_all(todo, args.jobs, args.scheduler), total=len(todo), desc="benchmark",
+               unit="run")  # fmt: skip
+    for path, row in bar:
+        bar.set_postfix_str(f"{row['track']} {row['method']} {row['setting']:g}")
+        path.write_text(json.dumps(row))
+        rows.append(row)
     _drop_stale(cache, args.methods, excerpt)
     rows.sort(key=lambda r: (r["method"], r["track"], r["setting"]))
     with open(args.out / "points.csv", "w", newline="") as handle:
