@@ -41,7 +41,7 @@ from codec.files import remove_stale_parts, write_bytes
 # is a job's existing output complete: its outcome as a skipped file; raises if it is not
 Finished = Callable[[Job], Outcome]
 MANIFEST_FIELDS = ("input", "output", "status", "bytes", "bits_per_sample", "snr_db",
-                   "seconds", "worker", "error")  # fmt: skip
+                   "seconds", "worker", "started", "error")  # fmt: skip
 
 
 def run_catalogue(
@@ -119,18 +119,29 @@ def _submit(client, jobs, work, finished, errors, force, command) -> dict:
 
 
 def _task(work: Work, finished: Finished, errors, force: bool, job: Job) -> Outcome:
-    """On a worker: the job's outcome, skipped if its output is complete, or failed."""
-    started = time.perf_counter()
+    """On a worker: the job's outcome, skipped if its output is complete, or failed. The
+    files are opened by their absolute paths (a worker elsewhere has another working
+    folder), and named in messages as they were given."""
+    started, when = time.perf_counter(), time.time()
+    found = Job(job.source.absolute(), job.output.absolute())
     try:
-        if job.output.exists() and not force:
-            return replace(finished(job), worker=_worker())
-        job.output.parent.mkdir(parents=True, exist_ok=True)  # -o DIR mirrors the inputs
-        outcome = work(job, False)
+        if found.output.exists() and not force:
+            outcome = finished(found)
+        else:
+            found.output.parent.mkdir(parents=True, exist_ok=True)  # -o DIR mirrors inputs
+            outcome = work(found, False)
+            outcome = Outcome(outcome) if isinstance(outcome, str) else outcome
+            outcome = replace(outcome, seconds=time.perf_counter() - started)
     except errors as error:
-        outcome = Outcome(with_name(error, job), status="failed")
-    if isinstance(outcome, str):
-        outcome = Outcome(outcome)
-    return replace(outcome, seconds=time.perf_counter() - started, worker=_worker())
+        outcome = Outcome(with_name(error, found), status="failed")
+
+    def given(text: str) -> str:
+        for path, name in ((found.output, job.output), (found.source, job.source)):
+            text = text.replace(str(path), str(name))
+        return text
+
+    return replace(outcome, line=given(outcome.line), notes=tuple(map(given, outcome.notes)),
+                   worker=_worker(), started=when)  # fmt: skip
 
 
 def _read_through(source: Path) -> Segment:
@@ -259,14 +270,21 @@ def _bits(summary: dict) -> str:
 
 def _record(job: Job, outcome: Outcome | None) -> dict:
     record = dict.fromkeys(MANIFEST_FIELDS)
-    record.update(input=str(job.source), output=str(job.output), status="not run")
+    record.update(input=str(job.source.absolute()), output=str(job.output.absolute()),
+                  status="not run")  # fmt: skip
     if outcome is not None:
         failed = outcome.status == "failed"
         record.update(status=outcome.status, bytes=outcome.bytes, snr_db=outcome.snr_db,
                       bits_per_sample=outcome.bits_per_sample, seconds=outcome.seconds,
-                      worker=outcome.worker or None,
+                      worker=outcome.worker or None, started=_iso(outcome.started),
                       error=outcome.line if failed else None)  # fmt: skip
     return record
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    return datetime.datetime.fromtimestamp(when).astimezone().isoformat(timespec="milliseconds")
 
 
 def _write_manifest(path, jobs, outcomes, summary, command, scheduler, size, when) -> None:
@@ -280,8 +298,8 @@ def _write_manifest(path, jobs, outcomes, summary, command, scheduler, size, whe
         record = _record(job, outcomes.get(index))
         before = earlier.get(record["output"])
         if record["status"] == "skipped" and before and before.get("bytes") == record["bytes"]:
-            record.update(snr_db=before.get("snr_db"), seconds=before.get("seconds"),
-                          worker=before.get("worker"))  # fmt: skip
+            record.update({name: before.get(name) for name in ("snr_db", "seconds", "worker",
+                                                                "started")})  # fmt: skip
         files.append(record)
     data = {"command": command, "started": when.isoformat(timespec="seconds"),
             "cluster": scheduler or "local", "workers": size, **summary,

@@ -55,6 +55,7 @@ class Outcome:
     snr_db: float | None = None
     seconds: float | None = None  # of work on the file, wherever it ran
     worker: str = ""  # which Dask worker did it, in a batch
+    started: float | None = None  # when, in a batch (seconds since the epoch)
 
     @property
     def bits_per_sample(self) -> float | None:
