@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from bitstream import FormatError, Segment, read_segments
 from codec.audio import AudioError
-from codec.cluster import connect
+from codec.cluster import ClusterError, connect
 from codec.console import DataError, Job, Outcome, Work, note, say, with_name
 from codec.files import remove_stale_parts, write_bytes
 
@@ -65,6 +65,7 @@ def run_catalogue(
     running: list[int] = []
     bar = tqdm(total=len(jobs), desc="files", unit="file", disable=not progress, leave=False)
     size = 0
+    workers = min(workers or os.cpu_count() or 1, len(jobs))  # no worker left idle
     try:
         with connect(workers, scheduler) as cluster:
             size = cluster.size
@@ -84,6 +85,7 @@ def run_catalogue(
                 raise
     except KeyboardInterrupt as interrupt:
         interrupt.written = [jobs[i].output for i, o in outcomes.items() if o.status == "done"]
+        interrupt.elsewhere = len(running) if scheduler else 0  # tasks cannot be stopped
         raise
     finally:
         bar.close()
@@ -212,7 +214,11 @@ def _as_finished(futures: dict, jobs: list[Job]):
             outcome = Outcome(f"{jobs[index].name}: its worker died each time it was run "
                               "(out of memory?)", status="failed")  # fmt: skip
         except Exception as error:
-            outcome = Outcome(f"{jobs[index].name}: {type(error).__name__}: {error}",
+            if getattr(error, "reason", None) == "scheduler-connection-lost":  # all are lost
+                raise ClusterError("lost the connection to the Dask scheduler: run the "
+                                   "command again to go on where it stopped") from None  # fmt: skip
+            message = str(error).splitlines()[0] if str(error) else ""
+            outcome = Outcome(f"{jobs[index].name}: {type(error).__name__}: {message}",
                               status="failed")  # fmt: skip
         future.release()  # a catalogue's results need not stay on the cluster
         yield index, outcome

@@ -336,12 +336,17 @@ def _interrupt(number: int, frame) -> None:
 
 def _interrupted(error: KeyboardInterrupt) -> int:
     """Say what an interruption left, and its exit code."""
-    written = getattr(error, "written", [])
+    written, elsewhere = getattr(error, "written", []), getattr(error, "elsewhere", 0)
     how = f" ({error.args[0]})" if isinstance(error, Interrupted) else ""
+    # a running cluster's workers finish the tasks under way: they cannot be stopped
+    rest = ("a track under way on the cluster's workers is finished there" if elsewhere
+            else "nothing else written")  # fmt: skip
     if written:
         shown = ", ".join(map(str, written[:3])) + (", ..." if len(written) > 3 else "")
         left = f"{len(written)} finished output{'s' if len(written) > 1 else ''} kept ({shown})"
-        print(f"sae: interrupted{how}; {left}, nothing else written", file=sys.stderr)
+        print(f"sae: interrupted{how}; {left}, {rest}", file=sys.stderr)
+    elif elsewhere:
+        print(f"sae: interrupted{how}; {rest}", file=sys.stderr)
     else:
         print(f"sae: interrupted{how}; no output was written", file=sys.stderr)
     return 128 + (error.number if isinstance(error, Interrupted) else signal.SIGINT)

@@ -82,7 +82,9 @@ def connect(workers: int | None, scheduler: str | None) -> Iterator[Cluster]:
     """A cluster of ``workers`` processes (default: this machine's cores), one task at a
     time each, started here and closed at the end; or the running cluster whose
     scheduler is at ``scheduler``."""
-    logging.getLogger("distributed").setLevel(QUIET)
+    for name in [*logging.root.manager.loggerDict, "distributed"]:  # Dask sets each its own
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(QUIET)
     with contextlib.ExitStack() as stack:
         if scheduler is None:
             size = workers or os.cpu_count() or 1
