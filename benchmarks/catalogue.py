@@ -87,7 +87,7 @@ def batch(name: str, inputs: Path, out: Path, audio: float, *options) -> dict:
             "done": record["done"], "skipped": record["skipped"], "failed": record["failed"],
             "workers": record["workers"], "tracks_per_minute": 60 * len(files) / seconds,
             "real_time_factor": audio / seconds, "busy": busy / (record["workers"] * seconds),
-            "tail": _tail(done, seconds), "bits_per_sample": record["bits_per_sample"],
+            "load": os.getloadavg()[0], "bits_per_sample": record["bits_per_sample"],
             "snr_db": _mean([f["snr_db"] for f in files]),
             "summary": result.stdout.splitlines()[-1], "manifest": files}  # fmt: skip
 
@@ -97,17 +97,25 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _tail(files: list[dict], seconds: float) -> float | None:
+def _tail(files: list[dict]) -> float | None:
     """Seconds from the first worker's last task ending to the last's: how long workers
-    waited, idle, at the end of the batch (what finer tasks could win back)."""
+    waited, idle, at the end of the batch (what finer tasks could win back). Workers
+    whose last task ended before the last task started had died (a killed one)."""
     from datetime import datetime
 
-    ends = {}
+    ends, last_start = {}, 0.0
     for f in files:
-        if f["started"] and f["seconds"]:
-            end = datetime.fromisoformat(f["started"]).timestamp() + f["seconds"]
-            ends[f["worker"]] = max(ends.get(f["worker"], 0.0), end)
-    return max(ends.values()) - min(ends.values()) if len(ends) > 1 else None
+        if f["status"] == "done" and f["started"] and f["seconds"]:
+            start = datetime.fromisoformat(f["started"]).timestamp()
+            ends[f["worker"]] = max(ends.get(f["worker"], 0.0), start + f["seconds"])
+            last_start = max(last_start, start)
+    alive = [end for end in ends.values() if end >= last_start]
+    return max(alive) - min(alive) if len(ends) > 1 else None
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
 
 
 def same_bytes(folder: Path, reference: Path) -> bool:
@@ -166,6 +174,33 @@ def kill_a_worker(out: Path, after: int, killed: list, stop: threading.Event) ->
         time.sleep(0.01)
 
 
+# timed in a fresh process, as sae runs it: Dask's workers are spawned, and a spawned
+# process imports its parent's main module (this one would bring torch and scipy along)
+CLUSTER_COSTS = """
+import json, time
+started = time.perf_counter()
+from codec.cluster import connect
+costs = {"import_distributed": time.perf_counter() - started}
+
+def imports(_):
+    import codec.api, codec.catalogue
+
+def nothing(index):
+    return index
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    with connect(2, None) as cluster:
+        costs["local_cluster_2_workers"] = time.perf_counter() - started
+        for name, task, count in (("first_task_imports_codec", imports, 2),
+                                  ("task_overhead", nothing, 1000)):
+            started = time.perf_counter()
+            cluster.client.gather(cluster.client.map(task, range(count), pure=False))
+            costs[name] = (time.perf_counter() - started) / (1 if count == 2 else count)
+    print(json.dumps(costs))
+"""
+
+
 def fixed_costs() -> dict:
     """Seconds of what every process, cluster and task pays before coding anything."""
     costs = {}
@@ -174,27 +209,9 @@ def fixed_costs() -> dict:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], env=ENV, check=True)
         costs[f"start_{name}"] = time.perf_counter() - started
-    from codec.cluster import connect
-
-    started = time.perf_counter()
-    with connect(2, None) as cluster:
-        costs["local_cluster_2_workers"] = time.perf_counter() - started
-        started = time.perf_counter()
-        cluster.client.gather(cluster.client.map(_import_codec, range(2), pure=False))
-        costs["first_task_imports_codec"] = time.perf_counter() - started
-        started = time.perf_counter()
-        cluster.client.gather(cluster.client.map(_nothing, range(1000), pure=False))
-        costs["task_overhead"] = (time.perf_counter() - started) / 1000
-    return costs
-
-
-def _import_codec(_) -> None:
-    import codec.api
-    import codec.catalogue  # noqa: F401
-
-
-def _nothing(index: int) -> int:
-    return index
+    cluster = subprocess.run([sys.executable, "-c", CLUSTER_COSTS], env=ENV, check=True,
+                             capture_output=True, text=True)  # fmt: skip
+    return {**costs, **json.loads(cluster.stdout)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +220,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--tracks", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--report-only", action="store_true", help="catalogue.md again from catalogue.json"
+    )
+    parser.add_argument(
+        "--costs-only", action="store_true", help="measure the fixed costs again, alone"
+    )
     args = parser.parse_args(argv)
+    if args.report_only or args.costs_only:
+        result = json.loads((args.out / "catalogue.json").read_text())
+        if args.costs_only:
+            result["fixed_costs"] = fixed_costs()
+            (args.out / "catalogue.json").write_text(json.dumps(result, indent=1) + "\n")
+        (args.out / "catalogue.md").write_text(report(result))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="sae-catalogue-"))
     load = os.getloadavg()
     try:
@@ -270,8 +300,8 @@ def shell_loop(tracks: list[Path], out: Path, audio: float) -> dict:
     return {"run": "one sae compress per track (shell loop)", "seconds": seconds,
             "tracks": len(tracks), "done": len(tracks), "skipped": 0, "failed": 0,
             "workers": 1, "tracks_per_minute": 60 * len(tracks) / seconds,
-            "real_time_factor": audio / seconds, "busy": inside / seconds, "tail": None,
-            "bits_per_sample": None, "snr_db": None}  # fmt: skip
+            "real_time_factor": audio / seconds, "busy": inside / seconds,
+            "load": os.getloadavg()[0], "bits_per_sample": None, "snr_db": None}  # fmt: skip
 
 
 def report(result: dict) -> str:
@@ -286,23 +316,27 @@ def report(result: dict) -> str:
         f"average {result['load_before'][0]:.1f} before, {result['load_after'][0]:.1f} "
         "after). Wall seconds of each whole command, start-up included.",
         "",
-        "| run | workers | seconds | tracks/minute | x real time | busy | idle tail | same bytes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | workers | seconds | tracks/minute | x real time | s per track | busy | "
+        "idle tail | same bytes |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
-        tail = "" if run.get("tail") is None else f"{run['tail']:.1f} s"
+        files = run.get("manifest", [])
+        tail = _tail(files)
+        each = _median([f["seconds"] for f in files if f["status"] == "done"])
+        cells = ["" if value is None else f"{value:.1f}" for value in (each, tail)]
         same = {True: "yes", False: "NO", None: ""}[run.get("same_bytes_as_loop")]
         extra = f" ({run['done']} done, {run['skipped']} skipped)" if run["skipped"] else ""
         lines.append(f"| {run['run']}{extra} | {run['workers']} | {run['seconds']:.1f} | "
                      f"{run['tracks_per_minute']:.1f} | {run['real_time_factor']:.1f} | "
-                     f"{100 * run['busy']:.0f} % | {tail} | {same} |")  # fmt: skip
+                     f"{cells[0]} | {100 * run['busy']:.0f} % | {cells[1]} | {same} |")  # fmt: skip
     killed = next((r for r in result["runs"] if r.get("killed")), None)
     lines += [
         "",
-        "*busy*: seconds of work in the tasks (reading, coding, writing and checking each "
-        "track) over workers x wall seconds; *idle tail*: from the first worker's last "
-        "task ending to the last's; *same bytes*: every `.sae` file equal to the shell "
-        "loop's.",
+        "*s per track*: the median task's seconds on its worker (reading, coding, writing "
+        "and checking a track); *busy*: the tasks' seconds over workers x wall seconds; "
+        "*idle tail*: seconds from the first worker's last task ending to the last's; "
+        "*same bytes*: every `.sae` file equal to the shell loop's.",
         "",
     ]
     if killed:
@@ -311,7 +345,7 @@ def report(result: dict) -> str:
                   f"{result['tracks'] // 4} tracks were written; Dask ran the track again: "
                   f"{killed['done']} tracks written, {killed['failed']} failed.", ""]  # fmt: skip
     lines += [
-        "Fixed costs (seconds): "
+        "Fixed costs (seconds, each in a fresh process as sae runs it): "
         f"a Python process {costs['start_python']:.2f}; importing the codec "
         f"{costs['start_codec']:.2f} and distributed {costs['start_distributed']:.2f} "
         "(each a fresh process, start-up included); starting a local cluster of 2 workers "
