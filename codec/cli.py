@@ -22,6 +22,7 @@ DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in 
 QUALITY_RANGE = (0.0, 24.0)  # codec.rate.QUALITY_RANGE, likewise
 DEFAULT_ITERATIONS = 1000  # codec.settings.FitSettings().iterations, likewise
 POST_ITERATIONS = 150  # the post's
+SCORE_SECONDS = 20  # codec.perceptual.SCORE_SECONDS, likewise: what --score scores
 # the filterbank path, then codec.architectures.ARCHITECTURES, which a test keeps in step
 ARCHITECTURES = ("filterbank", "post", "signed")
 QUALITY_HELP = (
@@ -157,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         "write a .sae file holding what the decoder needs, the coded latents, and the "
         "input's sample format and small tags, a segment of 95 s (at 44.1 kHz) at a time. "
         "Prints the size in bits per sample and kbps, and the SNR of decoding the written "
-        "file (on stderr when the file goes to standard output). Several inputs are coded "
-        "one after another (or -j at a time), a line each; one that fails does not stop "
-        "the others.",
+        "file (with --score its ViSQOL MOS too; on stderr when the file goes to standard "
+        "output). Several inputs are coded one after another (or -j at a time), a line "
+        "each; one that fails does not stop the others.",
         epilog=FORMATS,
     )
     c.add_argument("inputs", type=Path, nargs="+", metavar="INPUT", help="audio files, or -")
@@ -201,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "-j", "--jobs", type=_positive, default=1, help="songs compressed at once (default 1)"
+    )
+    c.add_argument(
+        "--score",
+        action="store_true",
+        help="also print the ViSQOL MOS (audio mode, 1 to about 4.7: what a listener might "
+        f"say) of the written file, decoded, over the middle {SCORE_SECONDS} s (a few "
+        "seconds more; needs the visqol-python package)",
     )
 
     d = commands.add_parser(
