@@ -164,7 +164,7 @@ def _drop_stale(cache: Path, methods: list[str], excerpt: float | None) -> None:
 KEPT = "decoded"  # the folder of OUT/cache holding the scored windows of decoded audio
 
 
-SLOW = ("sae", "post", "signed")  # methods that fit something to each song
+SLOW = ("sae", "sae-listen", "post", "signed")  # methods that fit something to each song
 
 
 def _results(todo: list, jobs: int) -> Iterator[tuple[Path, dict]]:
