@@ -30,7 +30,7 @@ from scipy.signal import resample_poly
 
 RATE = 48000  # what ViSQOL's audio mode is fitted at
 MIN_SECONDS = 1.0  # ViSQOL's patches need about this much audio (0.96 s at 48 kHz)
-SCORE_SECONDS = 20.0  # how much of a track is scored: 20 s take about 5 s on 2 cores
+SCORE_SECONDS = 20.0  # how much of a track is scored: 20 s take 2 to 4 s on 2 cores
 PACKAGE, MODULE = "visqol-python", "visqol"  # what is installed, and what is imported
 MISSING = f"the ViSQOL score needs the {PACKAGE} package (pip install {PACKAGE})"
 
