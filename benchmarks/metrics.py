@@ -33,14 +33,24 @@ def aligned_snr(reference: np.ndarray, decoded: np.ndarray) -> tuple[float, int]
     lags = np.arange(-n + 1, n)
     window = np.abs(lags) <= MAX_LAG
     lag = int(lags[window][np.argmax(correlation[window])])
+    ref, dec = (x.astype(np.float64) for x in aligned(reference, decoded, lag))
+    error = np.sum((ref - dec) ** 2)
+    return (float(10 * np.log10(np.sum(ref**2) / error)) if error > 0 else float("inf")), lag
+
+
+def aligned(reference: np.ndarray, decoded: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` and ``decoded`` shifted by ``lag`` (the decoded audio that late) and
+    trimmed to their overlap, which starts ``max(0, -lag)`` frames into the reference.
+
+    >>> [x.tolist() for x in aligned(np.arange(5), np.arange(-2, 3), 2)]
+    [[0, 1, 2], [0, 1, 2]]
+    """
     if lag >= 0:
         ref, dec = reference[: len(decoded) - lag], decoded[lag:]
     else:
         ref, dec = reference[-lag:], decoded[: len(reference) + lag]
     m = min(len(ref), len(dec))
-    ref, dec = ref[:m].astype(np.float64), dec[:m].astype(np.float64)
-    error = np.sum((ref - dec) ** 2)
-    return (float(10 * np.log10(np.sum(ref**2) / error)) if error > 0 else float("inf")), lag
+    return ref[:m], dec[:m]
 
 
 def _curve(bits: np.ndarray, snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

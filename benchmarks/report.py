@@ -1,4 +1,5 @@
-"""Tables and plots from the benchmark's rows: ``summary.md``, ``rd.png``, ``rd_tracks.png``."""
+"""Tables and plots from the benchmark's rows: ``summary.md``, ``rd.png``, ``rd_tracks.png``,
+``mos.png``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from benchmarks.methods import METHODS
 from benchmarks.metrics import bd_rate, bd_snr, snr_at
 
 RATES = (0.5, 1.0, 2.0, 4.0)
+MOS_RATES = (0.25, 0.5, 1.0, 2.0)  # where perceptual codecs differ: low rates
 REFERENCE = "mdct"
 BD_WINDOW = (0.5, 4.0)  # bits per sample the Bjontegaard deltas are taken over
 
@@ -28,6 +30,12 @@ DEFINITIONS = """\
 - **BD-SNR / BD-rate**: Bjontegaard deltas of sae against MDCT+EC, each track's curves
   compared over their common range within 0.5 to 4 bits/sample (monotone cubic
   interpolation in log rate), then averaged over tracks.
+- **ViSQOL MOS**: ViSQOL v3 in audio mode (`visqol-python`, its bundled SVR model), a
+  MOS-LQO from 1 to about 4.73 (identical audio), on the middle 20 s of each excerpt
+  (aligned as for the SNR; all of it if shorter): the mono mix of each channel, as ViSQOL
+  scores stereo files, resampled from the track's rate to 48 kHz (scipy's polyphase
+  `resample_poly`), the rate its audio mode is fitted at. An error only in the side
+  channel goes unseen. A MOS at a rate is interpolated per track as the SNR is.
 - **x real time**: excerpt seconds / seconds to encode (for sae: fitting included) or decode.
 - Opus, Vorbis and MP3 aim at perceived quality, not SNR; their SNR is shown for
   reference. libsndfile writes Opus only at 48 kHz and below, so Opus runs on audio
@@ -48,8 +56,8 @@ def _fmt(value, digits=1, suffix=""):
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
 
-def _track_curve(rows):
-    return np.array([r["bits_per_sample"] for r in rows]), np.array([r["snr_db"] for r in rows])
+def _track_curve(rows, field: str = "snr_db"):
+    return np.array([r["bits_per_sample"] for r in rows]), np.array([r[field] for r in rows])
 
 
 def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
@@ -98,6 +106,8 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
         lag = str(lags[0]) if len(lags) == 1 else f"{lags[0]} to {lags[-1]}"
         lines.append(f"| {METHODS[method].label} | " + " | ".join(cells + speed) + f" | {lag} |")
 
+    lines += _mos_table(rows, per_method_track, methods, tracks)
+
     if "sae" in methods and REFERENCE in methods:
         lines += [
             "",
@@ -124,7 +134,8 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
     if "flac" in methods:
         flac = [r["bits_per_sample"] for r in rows if r["method"] == "flac"]
         lines.append(
-            f"- FLAC (16-bit, highest compression): {np.mean(flac):.2f} bits/sample on average."
+            f"- FLAC (16-bit, highest compression): {np.mean(flac):.2f} bits/sample on average"
+            f"{_mean_mos(rows, 'flac')}."
         )
     if "post-mse" in methods:
         snrs = [r["snr_db"] for r in rows if r["method"] == "post-mse"]
@@ -132,39 +143,81 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
         lines.append(
             f"- The post's model as written (plain MSE, latents unquantized, so not a codec: "
             f"no size), 150 iterations of 100 x 1024: SNR {np.mean(snrs):.1f} dB on average "
-            f"({min(snrs):.1f} to {max(snrs):.1f}), fitted and decoded in "
-            f"{np.mean(seconds):.0f} s on average."
+            f"({min(snrs):.1f} to {max(snrs):.1f}){_mean_mos(rows, 'post-mse')}, fitted and "
+            f"decoded in {np.mean(seconds):.0f} s on average."
         )
     lines += [
         "",
-        "Per-track points: `points.csv`. Plots: `rd.png` (means), `rd_tracks.png` (per track).",
+        "Per-track points: `points.csv`. Plots: `rd.png` (means), `rd_tracks.png` (per track), "
+        "`mos.png` (ViSQOL MOS, means).",
     ]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     _plot_means(rows, methods, out / "rd.png")
+    _plot_means(rows, methods, out / "mos.png", "visqol")
     _plot_tracks(per_method_track, methods, tracks, out / "rd_tracks.png")
 
 
-def _plot_means(rows, methods, path: Path) -> None:
+def _scored(rows: list[dict]) -> list[dict]:
+    """The rows with a ViSQOL MOS (not the oracle's, which decodes nothing)."""
+    return [r for r in rows if r.get("visqol") is not None]
+
+
+def _mean_mos(rows: list[dict], method: str) -> str:
+    scores = [r["visqol"] for r in _scored(rows) if r["method"] == method]
+    return f" (ViSQOL MOS {np.mean(scores):.2f})" if scores else ""
+
+
+def _mos_table(rows, per_method_track, methods, tracks) -> list[str]:
+    """The MOS at each of :data:`MOS_RATES`, per method with a curve and a MOS."""
+    lines = [
+        "",
+        "## ViSQOL MOS at a given rate, mean over tracks",
+        "",
+        "| method | " + " | ".join(f"{r:g} bit/sample" for r in MOS_RATES) + " |",
+        "|---" * (len(MOS_RATES) + 1) + "|",
+    ]
+    for method in methods:
+        scored = {t: _scored(per_method_track.get((method, t), [])) for t in tracks}
+        if not METHODS[method].curve or not any(scored.values()):
+            continue
+        cells = []
+        for rate in MOS_RATES:
+            values = [snr_at(*_track_curve(s, "visqol"), rate) for s in scored.values() if s]
+            values = [v for v in values if v is not None]
+            mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
+            cells.append(_fmt(np.mean(values) if values else None, 2, mark))
+        lines.append(f"| {METHODS[method].label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _plot_means(rows, methods, path: Path, field: str = "snr_db") -> None:
+    """Mean curves of ``field`` (``snr_db`` or ``visqol``) against bits per sample."""
     fig = Figure(figsize=(8, 5.5))
     ax = fig.subplots()
     for method in methods:
-        if not METHODS[method].curve:
+        mine = [r for r in rows if r["method"] == method and r.get(field) is not None]
+        if not METHODS[method].curve or not mine:
             continue
-        groups = _by([r for r in rows if r["method"] == method], "setting")
+        groups = _by(mine, "setting")
         points = sorted(
-            (np.mean([r["bits_per_sample"] for r in g]), np.mean([r["snr_db"] for r in g]))
+            (np.mean([r["bits_per_sample"] for r in g]), np.mean([r[field] for r in g]))
             for g in groups.values()
         )
-        bits, snr = zip(*points, strict=True)
-        ax.plot(bits, snr, marker="o", ms=3, label=METHODS[method].label)
+        bits, values = zip(*points, strict=True)
+        ax.plot(bits, values, marker="o", ms=3, label=METHODS[method].label)
     flac = [r["bits_per_sample"] for r in rows if r["method"] == "flac"]
     if flac:
         ax.axvline(np.mean(flac), color="grey", ls=":", label="FLAC (lossless)")
     ax.set_xscale("log", base=2)
-    ax.set_xlim(0.25, 16)
+    ax.set_xlim(0.125 if field == "visqol" else 0.25, 16)  # MOS: where perceptual codecs go
     ax.set_xlabel("bits per sample (every byte of the file)")
-    ax.set_ylabel("SNR (dB)")
-    ax.set_title("Rate-distortion, mean over tracks (each setting averaged)")
+    if field == "visqol":
+        ax.set_ylabel("ViSQOL MOS-LQO (audio mode, 48 kHz)")
+        ax.set_ylim(1, 5)
+        ax.set_title("ViSQOL MOS against rate, mean over tracks (each setting averaged)")
+    else:
+        ax.set_ylabel("SNR (dB)")
+        ax.set_title("Rate-distortion, mean over tracks (each setting averaged)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

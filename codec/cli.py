@@ -22,6 +22,7 @@ DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in 
 QUALITY_RANGE = (0.0, 24.0)  # codec.rate.QUALITY_RANGE, likewise
 DEFAULT_ITERATIONS = 1000  # codec.settings.FitSettings().iterations, likewise
 POST_ITERATIONS = 150  # the post's
+SCORE_SECONDS = 20  # codec.perceptual.SCORE_SECONDS, likewise: what --score scores
 # the filterbank path, then codec.architectures.ARCHITECTURES, which a test keeps in step
 ARCHITECTURES = ("filterbank", "post", "signed")
 QUALITY_HELP = (
@@ -178,11 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         "write a .sae file holding what the decoder needs, the coded latents, and the "
         "input's sample format and small tags, a segment of 95 s (at 44.1 kHz) at a time. "
         "Prints the size in bits per sample and kbps, and the SNR of decoding the written "
-        "file (on stderr when the file goes to standard output). Several inputs, or "
-        "folders (the audio files in them, at any depth), are a batch, coded on a Dask "
-        "cluster (-j workers on this machine, or --scheduler's), a line each as they "
-        "finish, then a summary: one that fails does not stop the others, and an output "
-        "that exists and is complete is skipped (-f codes it again).",
+        "file (with --score its ViSQOL MOS too; on stderr when the file goes to standard "
+        "output). Several inputs, or folders (the audio files in them, at any depth), are "
+        "a batch, coded on a Dask cluster (-j workers on this machine, or --scheduler's), "
+        "a line each as they finish, then a summary: one that fails does not stop the "
+        "others, and an output that exists and is complete is skipped (-f codes it again).",
         epilog=FORMATS,
     )
     c.add_argument(
@@ -224,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ARTIST.saem",
         help="code with this shared model (sae train-artist) instead of fitting one: no "
         "fitting, its quality, and the file names the model instead of carrying it",
+    )
+    c.add_argument(
+        "--score",
+        action="store_true",
+        help="also print the ViSQOL MOS (audio mode, 1 to about 4.7: what a listener might "
+        f"say) of the written file, decoded, over the middle {SCORE_SECONDS} s (a few "
+        "seconds more; needs the visqol-python package)",
     )
 
     d = commands.add_parser(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import math
 from dataclasses import replace
@@ -15,7 +16,14 @@ import soundfile as sf
 
 from bitstream import FormatError, read_model, read_segments, write_model
 from bitstream.sae import MAX_SEGMENT_FRAMES, MAX_SOURCE_BYTES, MAX_TAG_BYTES, MAX_TAGS
-from codec.api import compress, compress_file, decompress, decompress_file
+from codec.api import (
+    by_digest,
+    compress,
+    compress_file,
+    decode_segment,
+    decompress,
+    decompress_file,
+)
 from codec.artist import train_artist
 from codec.audio import AudioError, snr_db
 from codec.cli import BITS, FRAMES, POST_ITERATIONS
@@ -128,6 +136,13 @@ def run_batch(args: argparse.Namespace, jobs: list[Job], work) -> None:
 
 
 def run_compress(args: argparse.Namespace) -> None:
+    if args.score:
+        from codec.perceptual import ScorerMissing, check_available  # scipy: when asked
+
+        try:
+            check_available()
+        except ScorerMissing as error:
+            raise UsageError(f"--score: {error}") from None
     shared = read_model_file(args.model) if args.model is not None else None
     coding = coding_path(args.arch, shared, args.tune)
     settings = settings_of(args, fits_by_gradient(coding), f"the {coding.name} path")
@@ -135,7 +150,7 @@ def run_compress(args: argparse.Namespace) -> None:
         if path.suffix.lower() == ".sae":
             raise AudioError(f"{path} is already a .sae file (sae decompress decodes it)")
     jobs = [Job(source, output) for source, output in zip(args.inputs, args.outputs, strict=True)]
-    options = slim(args, "quality", "bitrate", "bits_per_sample", "force")
+    options = slim(args, "quality", "bitrate", "bits_per_sample", "force", "score")
     work = functools.partial(compress_one, args=options, settings=settings, shared=shared,
                              coding=coding)  # fmt: skip
     run_batch(args, jobs, work)
@@ -151,9 +166,18 @@ def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> Ou
         if args.bitrate is not None:
             bits = args.bitrate * 1000 / (rate * channels)
         quality = DEFAULT_QUALITY if args.quality is None else args.quality
-        report = compress_file(source, writable(job.output), overwrite=args.force, path=coding,
-                               quality=quality, bits_per_sample=bits, settings=settings,
-                               progress=progress, shared=shared)  # fmt: skip
+        target = writable(job.output)
+        # to standard output: held until it is scored, since what went out cannot be read
+        held = io.BytesIO() if args.score and is_stream(target) else None
+        report = compress_file(source, target if held is None else held, overwrite=args.force,
+                               path=coding, quality=quality, bits_per_sample=bits,
+                               settings=settings, progress=progress, shared=shared)  # fmt: skip
+        mos = ""
+        if args.score:
+            mos = mos_of(source, job.output if held is None else held, shared, job.name)
+    if held is not None:
+        target.write(held.getvalue())
+        target.flush()
     if bits is not None and abs(math.log(report.bits_per_sample / bits)) > MISSED_TARGET:
         asked = f"{args.bitrate:g} kbps" if args.bitrate else f"{bits:g} bits/sample"
         low, high = QUALITY_RANGE
@@ -169,11 +193,44 @@ def compress_one(job: Job, progress: bool, args, settings, shared, coding) -> Ou
     how = "coded with the shared model" if shared else "fitted and coded"
     line = (f"{shown(job.output)}: {report.bytes} bytes, {report.bits_per_sample:.3f} "
             f"bits/sample, {report.kbps:.1f} kbps, {size} than 16-bit PCM, SNR "
-            f"{report.snr_db:.2f} dB (decoded from the file), {how} in "
+            f"{report.snr_db:.2f} dB (decoded from the file){mos}, {how} in "
             f"{report.seconds:.1f} s")  # fmt: skip
     return Outcome(line, tuple(notes), bytes=report.bytes, frames=report.frames,
                    channels=report.channels, sample_rate=report.sample_rate,
                    snr_db=report.snr_db, seconds=report.seconds)  # fmt: skip
+
+
+def mos_of(source, written, shared, name: str) -> str:
+    """``", ViSQOL MOS 3.12"`` for the written ``.sae`` file (a path or a binary file),
+    decoded, against ``source``, over the middle of the track that
+    :func:`codec.perceptual.middle` scores (only that is read and decoded, so memory stays
+    bounded); a note and nothing for audio that ViSQOL cannot score."""
+    from codec import perceptual
+
+    if is_stream(source):
+        source.seek(0)
+    with sf.SoundFile(source) as audio_file:
+        rate, frames = audio_file.samplerate, audio_file.frames
+        window = perceptual.middle(frames, rate)
+        audio_file.seek(window.start)
+        original = audio_file.read(window.stop - window.start, "float32", always_2d=True)
+    pieces, start = [], 0
+    with contextlib.ExitStack() as stack:
+        handle = written if is_stream(written) else stack.enter_context(open(written, "rb"))
+        handle.seek(0)
+        for segment in read_segments(handle, models=by_digest([shared] if shared else [])):
+            end = start + segment.header.frames
+            if start < window.stop and end > window.start:
+                audio = decode_segment(segment)
+                pieces.append(audio[max(window.start - start, 0) : window.stop - start])
+            start = end
+    try:
+        mos = perceptual.visqol_mos(original, np.concatenate([original[:0], *pieces]), rate)
+    except perceptual.ScoreError as error:
+        note(f"{name}: no ViSQOL MOS: {error}")
+        return ""
+    where = f" over the middle {perceptual.SCORE_SECONDS:g} s" if window.stop < frames else ""
+    return f", ViSQOL MOS {mos:.2f}{where}"
 
 
 def run_train_artist(args: argparse.Namespace) -> None:

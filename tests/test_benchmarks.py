@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks import mdct
+from benchmarks import mdct, rd
 from benchmarks.artist import main as artist_main
 from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
 from benchmarks.oracle import oracle_curve
-from benchmarks.rd import main
+from benchmarks.rd import main, scorer_key
+from benchmarks.report import write_report
 from tests.helpers import synthetic_stereo
 
 
@@ -67,9 +68,17 @@ def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, capsys):
     rows = read_points(out)
     assert {r["method"] for r in rows} == {"mdct", "flac", "oracle"}
     assert all(float(r["excerpt_seconds"]) == 1.0 for r in rows)
-    for name in ("summary.md", "rd.png", "rd_tracks.png"):
+    for name in ("summary.md", "rd.png", "rd_tracks.png", "mos.png"):
         assert (out / name).stat().st_size > 0
-    assert "FLAC" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "FLAC" in summary and "(ViSQOL MOS 4.73)" in summary  # lossless scores the top
+    # a MOS for what decodes audio, none for the oracle; more bits, a higher MOS
+    assert all((r["visqol"] == "") == (r["method"] == "oracle") for r in rows)
+    mdct = sorted((float(r["bits_per_sample"]), float(r["visqol"])) for r in rows
+                  if r["method"] == "mdct" and r["track"] == "track0")  # fmt: skip
+    assert mdct[-1][1] > mdct[0][1]
+    table = summary.split("## ViSQOL MOS at a given rate")[1].split("##")[0]
+    assert "| MDCT+EC (MSE transform codec) | " in table and "oracle" not in table
 
     cached = next((out / "cache").glob("track0__flac__*.json"))
     row = json.loads(cached.read_text())
@@ -97,3 +106,44 @@ def test_artist_benchmark_codes_every_track_three_ways(tmp_path):
         assert row["artist_loo"]["shared_by"] == 2 and row["other_artist"]["shared_by"] == 3
         assert all(row[k]["snr_db"] > 10 for k in ("per_song", "artist_loo", "other_artist"))
     assert "break-even" in (out / "artist.md").read_text()
+
+
+def test_a_new_scorer_scores_again_without_coding_again(tmp_path, monkeypatch):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    sf.write(corpus / "track.wav", synthetic_stereo(seconds=1.5), 8000)
+    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1.2", "--methods", "flac"]
+    assert main(args) == 0
+    cached = next((out / "cache").glob("track__flac__*.json"))
+    row = json.loads(cached.read_text())
+    assert row["visqol"] == pytest.approx(4.73, abs=0.01) and row["visqol_key"] == scorer_key()
+    row["bits_per_sample"] = 99.0  # coding again would put the real size back
+    cached.write_text(json.dumps(row))
+
+    monkeypatch.setattr(rd, "scorer_key", lambda: "a new scorer")
+    assert main(args) == 0
+    row = json.loads(cached.read_text())
+    assert row["visqol_key"] == "a new scorer" and row["bits_per_sample"] == 99.0
+    assert row["visqol"] == pytest.approx(4.73, abs=0.01)
+
+    next((out / "cache" / "decoded").glob("track__flac__*.npy")).unlink()
+    monkeypatch.setattr(rd, "scorer_key", lambda: "another scorer")
+    assert main(args) == 0  # without the kept audio, the row is coded again
+    row = json.loads(cached.read_text())
+    assert row["visqol_key"] == "another scorer" and row["bits_per_sample"] < 16
+
+
+def test_the_mos_table_interpolates_per_track_and_never_extrapolates(tmp_path):
+    rows = []
+    for track, shift in (("a", 0.0), ("b", 0.2)):
+        for bits, mos in ((0.25, 2.0), (0.5, 3.0), (1.0, 4.0)):
+            rows.append({"track": track, "method": "opus", "setting": bits, "lag": 0,
+                         "bits_per_sample": bits * (1 + shift), "snr_db": 10 * mos,
+                         "visqol": mos, "encode_seconds": 1.0, "decode_seconds": 1.0,
+                         "excerpt_seconds": 1.0})  # fmt: skip
+    write_report(rows, tmp_path, 1.0)
+    table = (tmp_path / "summary.md").read_text().split("## ViSQOL MOS at a given rate")[1]
+    # MOS linear in log rate: 0.25 only on track a (b starts at 0.3); 0.5 and 1 both,
+    # b at 4 + log2(rate / 1.2); 2 on neither
+    assert "| Opus at 48 kHz (perceptual) | 2.00 (1) | 2.87 | 3.87 | — |" in table
+    assert (tmp_path / "mos.png").stat().st_size > 0

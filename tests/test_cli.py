@@ -4,6 +4,7 @@ Pipes, logs, formats, signals and rate targets: tests/test_cli_io.py."""
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -301,3 +302,33 @@ def test_the_quality_range_is_the_codecs():
     from codec import cli, rate
 
     assert cli.QUALITY_RANGE == rate.QUALITY_RANGE
+
+
+def test_compress_score_prints_the_visqol_mos_of_the_written_file(tmp_path, capsys, monkeypatch):
+    wav = tmp_path / "song.wav"
+    sf.write(wav, synthetic_stereo(seconds=1.5), 8000)
+    assert main(["compress", str(wav), "--score", *FAST]) == 0
+    line = capsys.readouterr().out
+    found = re.search(r"SNR [\d.]+ dB \(decoded from the file\), ViSQOL MOS (\d\.\d\d), ", line)
+    assert found and 1 <= float(found[1]) <= 4.75, line
+    assert "middle" not in line  # shorter than the window: all of it is scored
+
+    # to standard output: the same bytes, once scored; the line on stderr
+    piped = run("compress", wav, "-o", "-", "--score", *FAST, text=False)
+    assert piped.returncode == 0 and piped.stdout == wav.with_suffix(".sae").read_bytes()
+    assert f"ViSQOL MOS {found[1]}".encode() in piped.stderr
+
+    short = tmp_path / "short.wav"  # too short to score: a note, and the line without it
+    sf.write(short, synthetic_stereo(seconds=0.5), 8000)
+    assert main(["compress", str(short), "--score", *FAST]) == 0
+    out, err = capsys.readouterr()
+    assert "MOS" not in out and "no ViSQOL MOS: ViSQOL needs at least 1 s of audio" in err
+
+    monkeypatch.setattr("codec.perceptual.MODULE", "visqol_not_installed")
+    with pytest.raises(SystemExit) as exited:  # before any work: nothing is written
+        main(["compress", str(wav), "-o", str(tmp_path / "never.sae"), "--score", *FAST])
+    assert exited.value.code == 2 and not (tmp_path / "never.sae").exists()
+    assert capsys.readouterr().err == (
+        "sae compress: error: --score: the ViSQOL score needs the visqol-python package (pip "
+        "install visqol-python) (see sae compress --help)\n"
+    )

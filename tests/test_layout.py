@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from codec import cli
+from codec.perceptual import SCORE_SECONDS
 from codec.quantizer import DEFAULT_QUALITY
 from codec.settings import FitSettings
 
@@ -29,6 +30,7 @@ def test_the_command_line_defaults_are_the_codecs():
     assert cli.DEFAULT_QUALITY == DEFAULT_QUALITY
     assert FitSettings().iterations == cli.DEFAULT_ITERATIONS
     assert FitSettings.of_post().iterations == cli.POST_ITERATIONS
+    assert SCORE_SECONDS == cli.SCORE_SECONDS
 
 
 def test_the_filterbank_path_never_imports_torch(tmp_path):
