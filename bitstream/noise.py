@@ -82,9 +82,9 @@ def unpack_noise(data: bytes, indices: np.ndarray) -> tuple[int, int, np.ndarray
 def noise(seed: int, positions: np.ndarray) -> np.ndarray:
     """Unit-variance noise, float64, at integer ``positions``: a counter-based generator
     (splitmix64) in integer arithmetic, so every machine makes the same samples."""
-    z = positions.astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+    offset = np.uint64((seed + 1) * 0x9E3779B97F4A7C15 % (1 << 64))  # wraps, as in C
     with np.errstate(over="ignore"):
-        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = positions.astype(np.uint64) + offset
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
