@@ -2,7 +2,8 @@
 
     python -m benchmarks.fuzz [--cases N] [--seed S] [--out FILE]
 
-Damages a small valid two-segment ``.sae`` file and a ``.saem`` model file in the ways
+Damages small valid two-segment ``.sae`` files and ``.saem`` model files of both coding
+paths (the filterbank path's and the learned path's, the post's autoencoder) in the ways
 real files get damaged or forged
 (truncation at every section boundary and at random offsets, bit flips, random bytes
 after a valid magic, a header that claims huge sizes, a section rewritten with a fresh
@@ -34,7 +35,15 @@ from bitstream.container import read_container
 from bitstream.filterbank import MODEL_SECTIONS
 from bitstream.sae import VERSION
 from bitstream.saem import MODEL_MAGIC, MODEL_VERSION
-from codec import FilterbankPath, FitSettings, compress, decompress, describe
+from codec import (
+    FilterbankPath,
+    FitSettings,
+    LearnedPath,
+    compress,
+    decompress,
+    describe,
+    train_artist,
+)
 
 SAMPLE_SOURCE = Source("PCM_24", {"title": "Fuzz", "artist": "sae"})
 KINDS = ("cut at a section", "cut anywhere", "bit flips", "bytes after magic", "huge sizes",
@@ -42,23 +51,33 @@ KINDS = ("cut at a section", "cut anywhere", "bit flips", "bytes after magic", "
 
 
 def sample_files() -> dict[str, bytes]:
-    """A valid file of two short segments (an unfitted decoder: quick to decode) whose
-    first segment records its source (sample format and tags), and a model file made of
-    its first segment's model."""
+    """For each coding path, a valid file of two short segments whose first segment
+    records its source (sample format and tags), and a model file: the filterbank path's
+    (an unfitted decoder: quick to decode) made of the file's first segment's model, the
+    learned path's trained for a few steps on the same audio."""
     rate = 8000
     t = np.arange(rate // 2) / rate
-    audio = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
+    audio = 0.5 * np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
     # tuned to listen: its noise levels (NOIS) are damaged too
     path, settings = FilterbankPath(frame_steps=64, tune="listen"), FitSettings(iterations=0)
-    data = compress(0.5 * audio, rate, path=path, settings=settings, segment_frames=2500,
+    data = compress(audio, rate, path=path, settings=settings, segment_frames=2500,
                     source=SAMPLE_SOURCE)  # fmt: skip
     first = next(read_segments(data))
     model = {tag: first.sections[tag] for tag in MODEL_SECTIONS}
-    return {"sae": data, "saem": write_model(SharedModel(path.name, 7.0, model))}
+    learned, quick = LearnedPath("post"), FitSettings(iterations=4, batch_size=4, window=512)
+    return {
+        "sae": data,
+        "saem": write_model(SharedModel(path.name, 7.0, model)),
+        "learned.sae": compress(
+            audio, rate, path=learned, settings=quick, segment_frames=2500, source=SAMPLE_SOURCE
+        ),
+        "learned.saem": write_model(train_artist([audio], path=learned, settings=quick)),
+    }
 
 
 # header fields that claim sizes, by section: offsets where a huge number is written (in
 # SRCE: the tag count, the first tag's name length and its value's length)
+# (the filterbank path's QUAN: its frames and bands; the learned path's: its channels)
 SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0, 4),
                b"SRCE": (1, 2, 8)}  # fmt: skip
 
@@ -138,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     files, outcomes = sample_files(), Counter()
     started = time.perf_counter()
     for _ in tqdm(range(args.cases), desc="fuzz", unit="case"):
-        target = ("sae", "saem")[rng.integers(2)]
+        target = list(files)[rng.integers(len(files))]
         kind = KINDS[rng.integers(len(KINDS))]
         outcomes[target, kind, check(damage(files[target], kind, rng), kind)] += 1
     result = {
