@@ -16,6 +16,7 @@ RATES = (0.5, 1.0, 2.0, 4.0)
 MOS_RATES = (0.25, 0.5, 1.0, 2.0)  # where perceptual codecs differ: low rates
 REFERENCE = "mdct"
 BD_WINDOW = (0.5, 4.0)  # bits per sample the Bjontegaard deltas are taken over
+CANDIDATES = ("sae", "sae-listen", "post", "signed")  # compared with MDCT+EC
 
 DEFINITIONS = """\
 - **bits/sample**: every byte of the compressed file (headers and, for sae, the model's
@@ -27,7 +28,7 @@ DEFINITIONS = """\
 - **SNR at a rate**: interpolated per track (monotone cubic in log rate) between measured
   points, never extrapolated, then averaged over the tracks that reach that rate; a
   column marked with (n) averages only n tracks.
-- **BD-SNR / BD-rate**: Bjontegaard deltas of sae against MDCT+EC, each track's curves
+- **BD-SNR / BD-rate**: Bjontegaard deltas of sae's methods against MDCT+EC, each track's curves
   compared over their common range within 0.5 to 4 bits/sample (monotone cubic
   interpolation in log rate), then averaged over tracks.
 - **ViSQOL MOS**: ViSQOL v3 in audio mode (`visqol-python`, its bundled SVR model), a
@@ -108,27 +109,37 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
 
     lines += _mos_table(rows, per_method_track, methods, tracks)
 
-    if "sae" in methods and REFERENCE in methods:
+    candidates = [m for m in CANDIDATES if m in methods]
+    if candidates and REFERENCE in methods:
         lines += [
             "",
-            "## sae against MDCT+EC",
+            "## sae against MDCT+EC: BD-SNR (dB) / BD-rate (%)",
             "",
-            "| track | BD-SNR (dB) | BD-rate (%) |",
-            "|---|---|---|",
+            "| track | " + " | ".join(METHODS[m].label for m in candidates) + " |",
+            "|---" * (len(candidates) + 1) + "|",
         ]
-        snrs, rates = [], []
+        deltas = {m: ([], []) for m in candidates}
         for t in tracks:
-            ref = _track_curve(per_method_track.get((REFERENCE, t), []))
-            test = _track_curve(per_method_track.get(("sae", t), []))
-            snr, rate = bd_snr(*ref, *test, BD_WINDOW), bd_rate(*ref, *test, BD_WINDOW)
-            snrs += [snr] if snr is not None else []
-            rates += [rate] if rate is not None else []
-            lines.append(f"| {t} | {_fmt(snr, 2)} | {_fmt(rate, 1)} |")
-        lines.append(
-            f"| **mean** | **{_fmt(np.mean(snrs) if snrs else None, 2)}** | "
-            f"**{_fmt(np.mean(rates) if rates else None, 1)}** |"
-        )
-        lines += ["", "Positive BD-SNR and negative BD-rate would mean sae beats MDCT+EC."]
+            cells = []
+            for method in candidates:
+                ref = _track_curve(per_method_track.get((REFERENCE, t), []))
+                test = _track_curve(per_method_track.get((method, t), []))
+                if not test[0].size:
+                    cells.append("—")
+                    continue
+                snr, rate = bd_snr(*ref, *test, BD_WINDOW), bd_rate(*ref, *test, BD_WINDOW)
+                deltas[method][0].extend([snr] if snr is not None else [])
+                deltas[method][1].extend([rate] if rate is not None else [])
+                cells.append(f"{_fmt(snr, 2)} / {_fmt(rate, 1)}")
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
+        means = [
+            f"**{_fmt(np.mean(snrs) if snrs else None, 2)} / "
+            f"{_fmt(np.mean(rates) if rates else None, 1)}**"
+            for snrs, rates in deltas.values()
+        ]
+        lines.append("| **mean** | " + " | ".join(means) + " |")
+        lines += ["", "Positive BD-SNR and negative BD-rate mean beating MDCT+EC; — : no "
+                  "common range within the window."]  # fmt: skip
 
     lines += ["", "## Reference figures", ""]
     if "flac" in methods:
