@@ -11,11 +11,11 @@ errors are quick; ``-`` names standard input or output, as for flac and opusenc.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
 
+from codec.interrupts import interrupted, quiet_stdout, stop
 from codec.usage import UsageError, check_files, check_usage
 
 DEFAULT_QUALITY = 7.0  # codec.quantizer.DEFAULT_QUALITY, which a test keeps in step
@@ -37,14 +37,6 @@ FORMATS = (
     "Vorbis or AIFF, as the output's extension says, in the input's sample format unless "
     "--bits says otherwise. '-' reads standard input or writes standard output (WAV)."
 )
-
-
-class Interrupted(KeyboardInterrupt):
-    """A signal that stops the command as Ctrl-C does: outputs are cleaned up."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(signal.Signals(number).name)
-        self.number = number
 
 
 class _Parser(argparse.ArgumentParser):
@@ -336,42 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(number: int, frame) -> None:
-    for other in (signal.SIGTERM, signal.SIGHUP):  # let the cleanup run to its end
-        signal.signal(other, signal.SIG_IGN)
-    raise Interrupted(number)
-
-
-def _interrupted(error: KeyboardInterrupt) -> int:
-    """Say what an interruption left, and its exit code."""
-    written, elsewhere = getattr(error, "written", []), getattr(error, "elsewhere", 0)
-    how = f" ({error.args[0]})" if isinstance(error, Interrupted) else ""
-    # a running cluster's workers finish the tasks under way: they cannot be stopped
-    rest = ("a track under way on the cluster's workers is finished there" if elsewhere
-            else "nothing else written")  # fmt: skip
-    if written:
-        shown = ", ".join(map(str, written[:3])) + (", ..." if len(written) > 3 else "")
-        left = f"{len(written)} finished output{'s' if len(written) > 1 else ''} kept ({shown})"
-        print(f"sae: interrupted{how}; {left}, {rest}", file=sys.stderr)
-    elif elsewhere:
-        print(f"sae: interrupted{how}; {rest}", file=sys.stderr)
-    else:
-        print(f"sae: interrupted{how}; no output was written", file=sys.stderr)
-    return 128 + (error.number if isinstance(error, Interrupted) else signal.SIGINT)
-
-
-def _quiet_stdout() -> None:
-    """Standard output's reader went away (| head): stop writing to it, silently."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.progress = not args.quiet and sys.stderr.isatty()
     # SIGTERM and SIGHUP stop the command as Ctrl-C does: its outputs are cleaned up
-    handlers = {n: signal.signal(n, _interrupt) for n in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {n: signal.signal(n, stop) for n in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _run(parser, args)
     finally:
@@ -391,9 +353,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         prog = f"sae {args.command}"
         parser.exit(2, f"{prog}: error: {error} (see {prog} --help)\n")
     except KeyboardInterrupt as error:
-        return _interrupted(error)
+        return interrupted(error)
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return 128 + signal.SIGPIPE
     except Exception as error:
         if not isinstance(error, OSError):  # a missing file needs no codec to say so

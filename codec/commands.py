@@ -37,7 +37,7 @@ from codec.files import (
     read_audio,
     write_bytes,
 )
-from codec.inspect import SAMPLE_FORMAT_NAMES, bit_usage, describe
+from codec.inspect import SAMPLE_FORMAT_NAMES, bit_usage, describe, info_lines
 from codec.paths import DEFAULT_PATH, LEARNED, CodingPath, FilterbankPath, path_named
 from codec.quantizer import DEFAULT_QUALITY
 from codec.rate import QUALITY_RANGE
@@ -291,11 +291,6 @@ def _checked(source) -> str:
     return first.source.sample_format if first.source else ""
 
 
-GENERIC_FIELDS = {"path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments",
-                  "bits_per_sample", "kbps", "quality", "shared_model", "sections",
-                  "sample_format", "tags"}  # fmt: skip
-
-
 def run_info(args: argparse.Namespace) -> None:
     models = shared_models(args)
     if args.plot is not None:
@@ -316,22 +311,7 @@ def info_one(job: Job, progress: bool, args, models) -> str:
         plot_bits(usage.channel_bits, usage.channel_names, usage.seconds, usage.kbps, args.plot)
     if args.json:
         return json.dumps({"file": job.name, **info})
-    lines = [job.name]
-    for key in ("path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments"):
-        lines.append(f"  {key:<24}{info[key]}")
-    lines.append(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
-    lines.append(f"  {'kbps':<24}{info['kbps']:.2f}")
-    lines.append(f"  {'quality':<24}{info['quality']:g}")
-    format_name = SAMPLE_FORMAT_NAMES.get(info["sample_format"], info["sample_format"])
-    lines.append(f"  {'sample_format':<24}{format_name}")
-    lines += [f"  tag {name:<20}{value}" for name, value in info["tags"].items()]
-    if info["shared_model"]:
-        lines.append(f"  {'shared model':<24}{info['shared_model']}")
-    for key, value in info.items():  # the coding path's own fields
-        if key not in GENERIC_FIELDS:
-            lines.append(f"  {key:<24}{value:.4g}" if isinstance(value, float) else
-                         f"  {key:<24}{value}")  # fmt: skip
-    lines += [f"  section {name:<16}{size} bytes" for name, size in info["sections"].items()]
+    lines = [job.name, *info_lines(info)]
     if args.plot is not None:
         lines.append(f"{args.plot}: bits per latent channel and over time")
     return "\n".join(lines)

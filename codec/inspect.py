@@ -96,3 +96,29 @@ def bit_usage(data: bytes, models: Iterable[SharedModel] = ()) -> BitUsage:
     ]
     total = np.sum(channel_bits, axis=0)
     return BitUsage(names, total, np.concatenate(seconds), np.concatenate(kbps))
+
+
+GENERIC_FIELDS = {"path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments",
+                  "bits_per_sample", "kbps", "quality", "shared_model", "sections",
+                  "sample_format", "tags"}  # fmt: skip
+
+
+def info_lines(info: dict) -> list[str]:
+    """:func:`describe`'s fields as ``sae info`` prints them, a line each, indented."""
+    lines = []
+    for key in ("path", "sample_rate", "channels", "frames", "seconds", "bytes", "segments"):
+        lines.append(f"  {key:<24}{info[key]}")
+    lines.append(f"  {'bits_per_sample':<24}{info['bits_per_sample']:.4f}")
+    lines.append(f"  {'kbps':<24}{info['kbps']:.2f}")
+    lines.append(f"  {'quality':<24}{info['quality']:g}")
+    format_name = SAMPLE_FORMAT_NAMES.get(info["sample_format"], info["sample_format"])
+    lines.append(f"  {'sample_format':<24}{format_name}")
+    lines += [f"  tag {name:<20}{value}" for name, value in info["tags"].items()]
+    if info["shared_model"]:
+        lines.append(f"  {'shared model':<24}{info['shared_model']}")
+    for key, value in info.items():  # the coding path's own fields
+        if key not in GENERIC_FIELDS:
+            lines.append(f"  {key:<24}{value:.4g}" if isinstance(value, float) else
+                         f"  {key:<24}{value}")  # fmt: skip
+    lines += [f"  section {name:<16}{size} bytes" for name, size in info["sections"].items()]
+    return lines
