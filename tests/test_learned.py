@@ -8,7 +8,14 @@ import torch
 
 from bitstream import FormatError, MissingModelError, read_segments
 from bitstream.container import SAE_MAGIC, read_container, write_container
-from bitstream.learned import read_latents, read_model
+from bitstream.learned import (
+    HEAD,
+    LatentTables,
+    decode_latents,
+    encode_latents,
+    read_latents,
+    read_model,
+)
 from bitstream.sae import VERSION
 from codec import compress, decompress, describe, register_architecture, snr_db, train_artist
 from codec.paths.learned import LearnedPath
@@ -92,3 +99,20 @@ def test_an_unknown_architecture_is_a_one_line_format_error(coded):
     sections[b"ARCH"] = b"pest"  # a fresh CRC: it reaches the decoder
     with pytest.raises(FormatError, match="no architecture is named 'pest'"):
         decompress(write_container(SAE_MAGIC, VERSION, list(sections.items())))
+
+
+def test_latents_are_coded_in_the_context_of_their_neighbours():
+    """Loud and quiet stretches: each integer's table, chosen by its decoded neighbours'
+    magnitudes, codes them in fewer bytes than one table per channel could."""
+    rng = np.random.default_rng(0)
+    envelope = np.repeat(rng.choice([0.3, 4.0], size=(3, 64)), 50, axis=1)
+    q = np.round(rng.laplace(size=envelope.shape) * envelope).astype(np.int64)
+    q[0, 7] = 1000  # an escape
+    tables = LatentTables.counted(q)
+    data = encode_latents(q, tables)
+    assert np.array_equal(decode_latents(data, q.shape, tables), q)
+    per_channel = 0.0  # bits of the best static table for each channel
+    for row in np.clip(q, -HEAD - 1, HEAD + 1):
+        _, counts = np.unique(row, return_counts=True)
+        per_channel -= np.sum(counts * np.log2(counts / counts.sum()))
+    assert 8 * len(data) < 0.95 * per_channel  # measured: 0.91

@@ -35,6 +35,7 @@ import torch
 
 from bitstream import FormatError, SharedModel
 from bitstream.learned import (
+    CONTEXTS,
     ENCODER,
     LatentTables,
     LearnedModel,
@@ -85,7 +86,8 @@ class LearnedPath:
 
     def describe(self, sections: dict[bytes, bytes]) -> dict:
         model = read_model(sections)
-        coded = sum(len(table.frequencies) > 1 for table in model.tables.channels)
+        coded = sum(any(len(model.tables.table(c, k).frequencies) > 1 for k in range(CONTEXTS))
+                    for c in range(len(model.offsets)))  # fmt: skip
         return {"arch": model.architecture, "coded_latent_channels": coded,
                 "latent_step": model.step}  # fmt: skip
 
