@@ -38,8 +38,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitstream.container import FormatError
-from bitstream.entropy import FrequencyTable, RawBits, SymbolReader, TableSet, encode_symbols
-from bitstream.integers import MAX_CLASS, bit_classes, runs_of
+from bitstream.entropy import (
+    FrequencyTable,
+    RawBits,
+    SymbolReader,
+    TableSet,
+    encode_symbols,
+    mantissa_streams,
+    read_magnitudes,
+)
+from bitstream.integers import MAX_CLASS, bit_classes
 from bitstream.trellis import NEXT_STATE
 
 LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
@@ -199,9 +207,7 @@ def _tail_streams(k, head, remainder, rung, remainders: TableSet) -> list:
     size, width, mantissa = bit_classes(remainder[big])
     streams = [((k[k != 0] < 0).astype(np.int64), RawBits(1))]
     streams.append((size, remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)))
-    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
-        streams.append((mantissa[run], RawBits(bits)))
-    return streams
+    return streams + mantissa_streams(width, mantissa)
 
 
 def decode_coefficients(
@@ -244,12 +250,7 @@ def decode_coefficients(
         negative = reader.read(RawBits(1), int(np.count_nonzero(head))).astype(bool)
         big = head >= 3
         chosen = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
-        size = reader.read(chosen, int(big.sum()))
-        width = np.maximum(size - 1, 0)
-        mantissa = np.zeros(size.shape, dtype=np.int64)
-        for bits, run in enumerate(runs_of(width, MAX_CLASS)):
-            mantissa[run] = reader.read(RawBits(bits), len(run))
-        remainder = np.where(size > 0, (1 << width) + mantissa, 0)
+        remainder = read_magnitudes(reader, reader.read(chosen, int(big.sum())))
         magnitude[big] = 3 + 2 * remainder + (head[big] == 4)
         known[:, f] = np.minimum(magnitude, FAR_CAP)
         flat = magnitude.reshape(-1)

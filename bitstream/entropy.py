@@ -31,6 +31,7 @@ import constriction
 import numpy as np
 
 from bitstream.container import FormatError
+from bitstream.integers import MAX_CLASS, runs_of
 
 PRECISION = 16
 MAX_TABLE_SIZE = 1 << 16
@@ -251,6 +252,22 @@ class SymbolReader:
         if not self._coder.is_empty():
             words = self._coder.num_words()
             raise FormatError(f"symbol stream has {words} words left over after decoding")
+
+
+def mantissa_streams(width: np.ndarray, mantissa: np.ndarray) -> list[tuple[np.ndarray, RawBits]]:
+    """The bits below each magnitude's leading one (:func:`bitstream.integers.bit_classes`),
+    raw, in runs of equal width: the streams :func:`read_magnitudes` reads back."""
+    return [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs_of(width, MAX_CLASS))]
+
+
+def read_magnitudes(reader: SymbolReader, sizes: np.ndarray) -> np.ndarray:
+    """The magnitudes whose classes (bit lengths) are ``sizes``, their bits below the
+    leading one read from ``reader`` as :func:`mantissa_streams` wrote them."""
+    width = np.maximum(sizes - 1, 0)
+    mantissa = np.zeros(len(sizes), dtype=np.int64)
+    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
+        mantissa[run] = reader.read(RawBits(bits), len(run))
+    return np.where(sizes > 0, (1 << width) + mantissa, 0)
 
 
 def decode_symbols(data: bytes, tables: Sequence[Model], counts: Sequence[int]) -> list[np.ndarray]:

@@ -44,13 +44,14 @@ import numpy as np
 from bitstream.container import FormatError, require
 from bitstream.entropy import (
     FrequencyTable,
-    RawBits,
     SymbolReader,
     encode_symbols,
+    mantissa_streams,
     pack_tables,
+    read_magnitudes,
     unpack_tables,
 )
-from bitstream.integers import MAX_CLASS, bit_classes, runs_of
+from bitstream.integers import MAX_CLASS, bit_classes
 from bitstream.weights import Tensors, pack_weights, unpack_weights
 
 HEAD = 15  # integers coded directly; beyond, an escape
@@ -156,10 +157,7 @@ def encode_latents(q: np.ndarray, tables: LatentTables) -> bytes:
     symbols = np.clip(q, -HEAD - 1, HEAD + 1)
     streams: list = [(symbols[c, steps], tables.table(c, k)) for c, k, steps in _runs(symbols)]
     streams.append((size, tables.classes))
-    streams += [
-        (mantissa[run], RawBits(bits)) for bits, run in enumerate(runs_of(width, MAX_CLASS))
-    ]
-    return encode_symbols(streams)
+    return encode_symbols(streams + mantissa_streams(width, mantissa))
 
 
 def decode_latents(data: bytes, shape: tuple[int, int], tables: LatentTables) -> np.ndarray:
@@ -175,13 +173,8 @@ def decode_latents(data: bytes, shape: tuple[int, int], tables: LatentTables) ->
                 where = at[context[channel] == k]
                 q[channel, where] = reader.read(tables.table(channel, int(k)), len(where))
     escaped = np.abs(q) > HEAD
-    size = reader.read(tables.classes, int(escaped.sum()))
-    width = np.maximum(size - 1, 0)
-    mantissa = np.zeros(len(size), dtype=np.int64)
-    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
-        mantissa[run] = reader.read(RawBits(bits), len(run))
+    excess = read_magnitudes(reader, reader.read(tables.classes, int(escaped.sum())))
     reader.finish()
-    excess = np.where(size > 0, (1 << width) + mantissa, 0)
     q[escaped] = np.sign(q[escaped]) * (HEAD + 1 + excess)
     return q
 

@@ -31,13 +31,14 @@ import numpy as np
 from bitstream.container import FormatError
 from bitstream.entropy import (
     FrequencyTable,
-    RawBits,
     SymbolReader,
     encode_symbols,
+    mantissa_streams,
     pack_tables,
+    read_magnitudes,
     unpack_tables,
 )
-from bitstream.integers import MAX_CLASS, bit_classes, runs_of
+from bitstream.integers import MAX_CLASS, bit_classes
 
 MAX_WEIGHTS = 1 << 22  # values in all tensors together: far above any model of this codec
 
@@ -68,9 +69,7 @@ def pack_weights(tensors: Tensors) -> bytes:
     low, high = int(classes.min(initial=0)), int(classes.max(initial=0))
     counts = np.bincount(classes - low, minlength=high - low + 1)
     table = FrequencyTable.from_probabilities(low, counts if counts.sum() else [1.0])
-    streams = [(classes, table)]
-    runs = runs_of(width, MAX_CLASS)
-    streams += [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs)]
+    streams = [(classes, table), *mantissa_streams(width, mantissa)]
     tables = pack_tables([table])
     parts += [struct.pack("<I", len(tables)), tables, encode_symbols(streams)]
     return b"".join(parts)
@@ -113,13 +112,8 @@ def unpack_weights(data: bytes) -> Tensors:
         raise FormatError(f"weights need one class table within +-{MAX_CLASS}")
     reader = SymbolReader(data[pos:])
     classes = reader.read(tables[0], total)
-    width = np.maximum(np.abs(classes) - 1, 0)
-    mantissa = np.zeros(total, dtype=np.int64)
-    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
-        mantissa[run] = reader.read(RawBits(bits), len(run))
+    values = np.sign(classes) * read_magnitudes(reader, np.abs(classes))
     reader.finish()
-    magnitude = np.where(classes != 0, (1 << width) + mantissa, 0)
-    values = np.sign(classes) * magnitude
     tensors, start = {}, 0
     for name, shape in shapes.items():
         size = math.prod(shape)
