@@ -58,7 +58,7 @@ def sample_files() -> dict[str, bytes]:
     rate = 8000
     t = np.arange(rate // 2) / rate
     audio = 0.5 * np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
-    # tuned to listen: its noise levels (NOIS) are damaged too
+    # tuned to listen: its noise levels (NOIS) and scale factors (SCAL) are damaged too
     path, settings = FilterbankPath(frame_steps=64, tune="listen"), FitSettings(iterations=0)
     data = compress(audio, rate, path=path, settings=settings, segment_frames=2500,
                     source=SAMPLE_SOURCE)  # fmt: skip
@@ -77,9 +77,10 @@ def sample_files() -> dict[str, bytes]:
 
 # header fields that claim sizes, by section: offsets where a huge number is written (in
 # SRCE: the tag count, the first tag's name length and its value's length)
-# (the filterbank path's QUAN: its frames and bands; the learned path's: its channels)
+# (the filterbank path's QUAN: its frames and bands; the learned path's: its channels;
+# NOIS: the length of its table, after the 8 coded channels' 4 hole levels)
 SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0, 4),
-               b"SRCE": (1, 2, 8)}  # fmt: skip
+               b"SRCE": (1, 2, 8), b"NOIS": (37,)}  # fmt: skip
 
 
 def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:

@@ -27,6 +27,12 @@ rate), u32 transform frames F of each coded channel.
 ``NOIS``, only in files coded for listening: the levels of the noise that fills the
 regions the indices leave at zero (:mod:`bitstream.noise`).
 
+``SCAL``, only in files coded for listening: scale factors, C x GROUPS int8 exponents
+``e`` (-32 to 32), one for each coded channel and bin group of
+:func:`bitstream.context.bin_groups`; the coefficients of that region decode to their
+dequantized value (noise included) times ``2 ** (e / 4)``, so each region has its own
+quantizer step, in 1.5 dB steps.
+
 >>> model = FilterbankModel(0.25, 4, {}, 1e-3, CoefficientTables.flat(channels=1))
 >>> segment = FilterbankSegment(model, 10, np.array([[[0, 1, -2, 0]] * 3]))
 >>> sections = dict(model_sections(model) + segment_sections(segment))
@@ -53,12 +59,14 @@ from bitstream.context import (
     encode_coefficients,
 )
 from bitstream.entropy import pack_tables, unpack_tables
-from bitstream.noise import pack_noise, unpack_noise
+from bitstream.noise import NoiseFill, pack_noise, unpack_noise
 from bitstream.weights import pack_weights, unpack_weights
 
 MODEL_SECTIONS = (b"QUAN", b"WGTS", b"CTXM", b"TABL")
 SEGMENT_SECTIONS = (b"LAYT", b"LATS")
 NOISE = b"NOIS"  # a segment's noise levels, where it has them (bitstream.noise)
+SCALES = b"SCAL"  # a segment's scale factors, where it has them
+MAX_SCALE = 32  # |exponent|: a region's step at most 2**8 times the model's, either way
 MAX_CODED_CHANNELS = 64
 _QUAN = struct.Struct("<fHH")
 _LAYT = struct.Struct("<II")
@@ -86,7 +94,8 @@ class FilterbankSegment:
     model: FilterbankModel
     latent_steps: int
     indices: np.ndarray  # (coded channels, transform frames, bins)
-    noise: tuple[int, int, np.ndarray] | None = None  # seed, first group, levels
+    noise: NoiseFill | None = None
+    scales: np.ndarray | None = None  # (coded channels, GROUPS) exponents, quarter octaves
 
 
 def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
@@ -108,14 +117,30 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
 
 def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     """The LAYT and LATS sections of a segment (its indices entropy-coded), and its NOIS
-    section if it has noise levels."""
+    and SCAL sections if it has noise levels and scale factors."""
     coded, frames, bins = segment.indices.shape
     if (coded, bins) != (segment.model.coded_channels, segment.model.bins):
         raise ValueError(f"indices of shape {segment.indices.shape} for the model")
     layout = _LAYT.pack(segment.latent_steps, frames)
     lats = encode_coefficients(segment.indices, segment.model.tables)
-    noise = [] if segment.noise is None else [(NOISE, pack_noise(*segment.noise))]
-    return [(b"LAYT", layout), (b"LATS", lats), *noise]
+    noise = [] if segment.noise is None else [(NOISE, pack_noise(segment.noise))]
+    scales = [] if segment.scales is None else [(SCALES, _pack_scales(segment.scales, coded))]
+    return [(b"LAYT", layout), (b"LATS", lats), *noise, *scales]
+
+
+def _pack_scales(scales: np.ndarray, coded: int) -> bytes:
+    if scales.shape != (coded, GROUPS) or np.abs(scales).max() > MAX_SCALE:
+        raise ValueError(f"scale factors: {coded} x {GROUPS} exponents, |e| <= {MAX_SCALE}")
+    return scales.astype(np.int8).tobytes()
+
+
+def _read_scales(data: bytes, coded: int) -> np.ndarray:
+    if len(data) != coded * GROUPS:
+        raise FormatError(f"SCAL section is {len(data)} bytes for {coded} coded channels")
+    scales = np.frombuffer(data, np.int8).astype(np.int64).reshape(coded, GROUPS)
+    if np.abs(scales).max() > MAX_SCALE:
+        raise FormatError(f"SCAL: an exponent beyond +-{MAX_SCALE}")
+    return scales
 
 
 def read_model(sections: dict[bytes, bytes]) -> FilterbankModel:
@@ -149,7 +174,7 @@ def read_segment(
 ) -> FilterbankSegment:
     """The segment in ``sections`` (of ``frames`` audio frames); without
     ``decode_indices`` its indices are left undecoded (an empty array in their place)."""
-    unknown = set(sections) - {*MODEL_SECTIONS, *SEGMENT_SECTIONS, NOISE}
+    unknown = set(sections) - {*MODEL_SECTIONS, *SEGMENT_SECTIONS, NOISE, SCALES}
     if unknown:
         raise FormatError(f"unknown sections {sorted(unknown)}")
     model = read_model(sections)
@@ -166,7 +191,8 @@ def read_segment(
         return FilterbankSegment(model, steps, np.zeros((shape[0], 0, shape[2]), np.int64))
     indices = decode_coefficients(lats, shape, model.tables)
     noise = unpack_noise(sections[NOISE], indices) if NOISE in sections else None
-    return FilterbankSegment(model, steps, indices, noise)
+    scales = _read_scales(sections[SCALES], shape[0]) if SCALES in sections else None
+    return FilterbankSegment(model, steps, indices, noise, scales)
 
 
 def _read_quan(quan: bytes) -> tuple[float, int, int]:

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from bitstream.container import SAE_MAGIC, read_container, write_container
+from bitstream.sae import VERSION
 from codec import commands
 from codec.cli import main
 from codec.settings import FitSettings
@@ -107,8 +108,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     names["truncated"] = folder / "truncated.sae"
     names["truncated"].write_bytes(names["sae"].read_bytes()[:-7])
     names["old"] = folder / "old.sae"  # the format before this one
-    _, sections = read_container(io.BytesIO(names["sae"].read_bytes()), SAE_MAGIC, {6})
-    names["old"].write_bytes(write_container(SAE_MAGIC, 5, list(sections.items())))
+    _, sections = read_container(io.BytesIO(names["sae"].read_bytes()), SAE_MAGIC, {VERSION})
+    names["old"].write_bytes(write_container(SAE_MAGIC, VERSION - 1, list(sections.items())))
     names["adir"] = folder / "adir"
     names["adir"].mkdir()
     return names
@@ -165,7 +166,8 @@ def test_files_that_are_not_sae_files_are_named(files):
         f"sae: error: {files['junk']}: not a .sae file",
         f"sae: error: {files['wav']}: not a .sae file (it looks like WAV audio)",
         f"sae: error: {files['flac']}: not a .sae file (it looks like FLAC audio)",
-        f"sae: error: {files['old']}: unsupported format version 5 (this reader knows 6): "
+        f"sae: error: {files['old']}: unsupported format version {VERSION - 1} "
+        f"(this reader knows {VERSION}): "
         "written by another version of sae",
         "sae: error: 4 of 5 files failed",
     ]

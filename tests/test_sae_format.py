@@ -124,6 +124,12 @@ def quan(step=0.3, bins=16, coded=3) -> bytes:
         (b"LAYT", struct.pack("<II", 80, 1000), "1000 frames of 16 bins"),
         (b"LAYT", b"\x00", "LAYT section is 1 bytes"),
         (b"CTXM", b"\x00", "CTXM section"),
+        (b"SCAL", bytes(3 * GROUPS - 1), "SCAL section is 23 bytes for 3 coded channels"),
+        (b"SCAL", bytes([33]) + bytes(3 * GROUPS - 1), "an exponent beyond"),
+        (b"NOIS", b"\x00" * 4, "NOIS section of 4 bytes"),
+        (b"NOIS", bytes(4) + bytes([8]), "first group 8"),
+        (b"NOIS", bytes(4) + bytes([4]) + bytes(12), "NOIS section of 17 bytes for 3"),
+        (b"NOIS", bytes(4) + bytes([4]) + bytes(12) + struct.pack("<I", 99), "table of 99"),
         (b"XTRA", b"", "unknown sections"),
     ],
 )

@@ -50,7 +50,8 @@ from bitstream.noise import empty
 from bitstream.sae import SHARED_MODEL, segment_size
 from codec.audio import to_channels
 from codec.entropy_model import estimated_bits, fit_tables
-from codec.noise import FIRST_GROUP, noise_levels, with_noise
+from codec.masking import bin_scales, scale_factors
+from codec.noise import noise_fill, with_noise
 from codec.paths.base import EncodeOptions
 from codec.pqmf import (
     CODED_CHANNELS,
@@ -135,8 +136,9 @@ def encode(
     if frame_steps is None:
         frame_steps = choose_frame_steps([latents], signal.samples, quality)
     coefficients = mdct(latents, frame_steps)
+    scales = scale_factors(coefficients) if listen else None
     unfitted = np.zeros(synthesis_start().shape)
-    code = _counted(passes, code_at, coefficients, signal, listen, unfitted)
+    code = _counted(passes, code_at, coefficients, signal, scales, unfitted)
     best = code(quality) if target is None else search_rate(code, target, quality)
     passes.close()
     if signal.gain > 0:  # fitting the decoder is what the path learns of the song
@@ -145,7 +147,7 @@ def encode(
         if target is not None and abs(off_target(best.bits_per_sample, target)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
-            code = functools.partial(code_at, coefficients, signal, listen, offsets)
+            code = functools.partial(code_at, coefficients, signal, scales, offsets)
             best = search_rate(code, target, best.quality)
     return best.coded[1]
 
@@ -195,21 +197,27 @@ def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
 def code_at(
     coefficients: np.ndarray,
     signal: SegmentSignal,
-    listen: bool,
+    scales: np.ndarray | None,
     offsets: np.ndarray,
     quality: float,
 ) -> Candidate:
-    """The segment coded at ``quality`` with the decoder's weight ``offsets`` (and, to
-    ``listen`` to, noise levels): its sections, and their exact size."""
+    """The segment coded at ``quality`` with the decoder's weight ``offsets``, and, for a
+    listener, with scale factors ``scales`` (:mod:`codec.masking`) and noise levels: its
+    sections, and their exact size."""
     step = quantizer_step(quality)
-    indices, tables = quantize(coefficients, step, quality_to_lambda(quality))
+    multipliers = 1.0 if scales is None else bin_scales(scales, coefficients.shape[2])
+    # the trellis weighs each region's error by its scale factor's square: it spends the
+    # bits where the scale factors say the error is heard
+    scaled = coefficients / multipliers
+    indices, tables = quantize(scaled, step, quality_to_lambda(quality))
     # the transforms are (near) orthonormal: coefficient error is audio error
-    error = float(np.sum((coefficients - dequantize(indices, step)) ** 2))
+    error = float(np.sum(((scaled - dequantize(indices, step)) * multipliers) ** 2))
     distortion = error / signal.samples
     model = FilterbankModel(step, coefficients.shape[2], *weight_integers(offsets, distortion),
                             tables)  # fmt: skip
-    noise = (NOISE_SEED, FIRST_GROUP, noise_levels(coefficients, indices, step)) if listen else None
-    segment = FilterbankSegment(model, signal.steps, indices, noise)
+    listen = scales is not None
+    noise = noise_fill(scaled, indices, step, NOISE_SEED) if listen else None
+    segment = FilterbankSegment(model, signal.steps, indices, noise, scales)
     sections = model_sections(model) + segment_sections(segment)
     bits = 8 * segment_size(NAME, sections) / signal.samples
     return Candidate(quality, bits, distortion, (segment, sections))
@@ -221,7 +229,8 @@ def fit(
     """The decoder's first layer fitted to the segment's dequantized latents
     (:mod:`codec.refine`): its offsets from where it starts."""
     segment: FilterbankSegment = best.coded[0]
-    dequantized = latents_of(segment.indices, segment.model.step, signal.steps)
+    dequantized = latents_of(segment.indices, segment.model.step, signal.steps,
+                             scales=segment.scales)  # fmt: skip
     start = synthesis_start()
     fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
     if options.on_fit_step is not None:  # before and after: the fit has no iterations
@@ -266,7 +275,8 @@ def refit_weights(best: Candidate, offsets: np.ndarray, signal: SegmentSignal) -
     weights, weight_step = weight_integers(offsets, best.distortion)
     model = FilterbankModel(segment.model.step, segment.model.bins, weights, weight_step,
                             segment.model.tables)  # fmt: skip
-    segment = FilterbankSegment(model, segment.latent_steps, segment.indices, segment.noise)
+    segment = FilterbankSegment(model, segment.latent_steps, segment.indices, segment.noise,
+                                segment.scales)  # fmt: skip
     new = dict(model_sections(model))
     sections = [(tag, new.get(tag, payload)) for tag, payload in sections]
     bits = 8 * segment_size(NAME, sections) / signal.samples
@@ -308,21 +318,25 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
 
 
 def latents_of(
-    indices: np.ndarray, step: float, steps: int, dtype=np.float64, noise=None
+    indices: np.ndarray, step: float, steps: int, dtype=np.float64, noise=None, scales=None
 ) -> np.ndarray:
     """The dequantized latents (channels, steps) of trellis indices, with the regions
-    left at zero filled where ``noise`` (seed, first group, levels) says, a channel at a
-    time (the intermediate arrays are as large as the channel)."""
+    left at zero filled where ``noise`` (a :class:`NoiseFill`) says and each region
+    scaled by its scale factor, a channel at a time (the intermediate arrays are as large
+    as the channel)."""
     latents = np.empty((len(indices), steps), dtype)
     if noise is not None:
-        seed, first, levels = noise
-        ends = np.cumsum([empty(rows[None], first).sum() for rows in indices])
+        ends = np.cumsum([empty(rows[None], noise.first).sum() for rows in indices])
     for channel, rows in enumerate(indices):
         coefficients = dequantize(rows, step)
         if noise is not None:
-            mine = levels[(ends[channel - 1] if channel else 0) : ends[channel]]
-            coefficients = with_noise(coefficients[None], rows[None], step, mine, seed, first,
+            mine = noise._replace(levels=noise.levels[(ends[channel - 1] if channel else 0)
+                                                      : ends[channel]],
+                                  holes=noise.holes[channel : channel + 1])  # fmt: skip
+            coefficients = with_noise(coefficients[None], rows[None], step, mine,
                                       position=channel * rows.size)[0]  # fmt: skip
+        if scales is not None:
+            coefficients = coefficients * bin_scales(scales, rows.shape[1])[channel]
         latents[channel] = imdct(coefficients, steps)
     return latents
 
@@ -343,5 +357,6 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     if frames == 0:
         return np.zeros((2, 0), dtype=np.float32)
     layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
-    latents = latents_of(segment.indices, model.step, steps, np.float32, segment.noise)
+    latents = latents_of(segment.indices, model.step, steps, np.float32, segment.noise,
+                         segment.scales)  # fmt: skip
     return synthesize(latents, layer)[:, left : left + frames]
