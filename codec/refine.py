@@ -6,8 +6,8 @@ the 8 latent channels to 4 hidden ones (mid and side, even and odd samples), the
 designed merge of those into left and right, which is orthonormal. So the error of the
 audio is the error of the hidden signal, and the best first layer for a song, given its
 dequantized latents, is a linear least-squares problem: for each hidden channel and
-output phase, 8 latent channels x 16 taps of regression. Its normal equations need only
-the latents' correlations at 31 lags, so fitting takes one pass over the segment, in
+output phase, 8 latent channels x 32 taps of regression. Its normal equations need only
+the latents' correlations at 63 lags, so fitting takes one pass over the segment, in
 closed form. The ridge term pulls the layer toward where it starts, the exact inverse,
 so that directions the quantized latents barely excite (silent bands) stay put.
 
@@ -41,7 +41,7 @@ def fit_synthesis(latents: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     dequantized, into ``hidden`` (4, 2 x steps), the song's own hidden signal."""
     steps = latents.shape[1]
     lags = KERNEL // 2  # taps of one output phase
-    if steps < KERNEL:  # too short to tell 16 lags apart: left as it starts
+    if steps < KERNEL:  # too short to tell the lags apart: left as it starts
         return synthesis_start()
     correlation, cross = _moments(latents, hidden, lags)
     layer = synthesis_start().astype(np.float64)

@@ -7,6 +7,8 @@ import torch
 from codec.convolutions import conv1d, transposed_conv1d
 from codec.pqmf import (
     CODED_CHANNELS,
+    CONTEXT_STEPS,
+    KERNEL,
     PADDING,
     STRIDE,
     analyse,
@@ -27,7 +29,7 @@ def test_the_stored_prototype_is_the_designed_one():
 
 
 def test_pqmf_bands_are_sharp_and_power_complementary():
-    filters = pqmf_basis()  # (64 taps, 4 bands)
+    filters = pqmf_basis()  # (128 taps, 4 bands)
     response = np.abs(np.fft.rfft(filters, 4096, axis=0)) ** 2  # 2049 bins over 0..pi
     width = 512  # bins per band
     for band in range(4):  # leakage beyond a quarter band from the band's edges
@@ -79,11 +81,11 @@ def test_the_decoder_is_the_torch_decoder_it_describes():
     audio of full-scale music's loudness, within 1e-6 of torch's."""
     rng = np.random.default_rng(1)
     latents = 0.25 * rng.standard_normal((8, 3000)).astype(np.float32)
-    layer = synthesis_start() + 0.01 * rng.standard_normal((8, 4, 32)).astype(np.float32)
+    layer = synthesis_start() + 0.01 * rng.standard_normal((8, 4, KERNEL)).astype(np.float32)
     first = analysis_weights()[0]
     decoder = torch.nn.Sequential(
-        torch.nn.ConvTranspose1d(8, 4, 32, stride=2, padding=PADDING, bias=False),
-        torch.nn.ConvTranspose1d(4, 2, 32, stride=2, padding=PADDING, bias=False),
+        torch.nn.ConvTranspose1d(8, 4, KERNEL, stride=2, padding=PADDING, bias=False),
+        torch.nn.ConvTranspose1d(4, 2, KERNEL, stride=2, padding=PADDING, bias=False),
     )
     with torch.no_grad():
         decoder[0].weight.copy_(torch.from_numpy(layer))
@@ -113,7 +115,7 @@ def test_block_edges_leave_no_trace(stereo):
     audio = (stereo / np.sqrt(np.mean(stereo**2))).T.copy()
     audio = audio[:, : audio.shape[1] // 256 * 256]
     latents = (np.round(analyse(audio) / 0.05) * 0.05).astype(np.float32)
-    context, block = 25, 64
+    context, block = CONTEXT_STEPS, 64
     padded = np.pad(latents, ((0, 0), (context, context)))
     blocks = [
         synthesize(padded[:, start : start + block + 2 * context], synthesis_start())[

@@ -227,16 +227,36 @@ def fit(
     signal: SegmentSignal, latents: np.ndarray, best: Candidate, options: EncodeOptions
 ) -> np.ndarray:
     """The decoder's first layer fitted to the segment's dequantized latents
-    (:mod:`codec.refine`): its offsets from where it starts."""
+    (:mod:`codec.refine`): its offsets from where it starts, zero where the fit does not
+    pay for its bytes."""
     segment: FilterbankSegment = best.coded[0]
     dequantized = latents_of(segment.indices, segment.model.step, signal.steps,
                              scales=segment.scales)  # fmt: skip
     start = synthesis_start()
     fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
+    # kept where it lowers distortion + lambda x rate as decoded: its weights cost about
+    # 2 kB a segment (a short file at a low rate may not gain that much), and its fit
+    # takes zeros beyond the segment's ends, where the decoder reads the margins' latents
+    # (on a few pure tones, whose fit is ill-conditioned, that cost more than it gained)
+    lam = quality_to_lambda(best.quality)
+    with_fit = refit_weights(best, fitted.astype(np.float64) - start, signal)
+    if (_decoded_error(signal, dequantized, fitted) / signal.samples
+            + lam * with_fit.bits_per_sample) >= (
+            _decoded_error(signal, dequantized, start) / signal.samples
+            + lam * best.bits_per_sample):  # fmt: skip
+        fitted = start
     if options.on_fit_step is not None:  # before and after: the fit has no iterations
         for iteration, layer in enumerate((start, fitted)):
             options.on_fit_step(iteration, _reconstruct(signal, dequantized, layer))
     return fitted.astype(np.float64) - start
+
+
+def _decoded_error(signal: SegmentSignal, dequantized: np.ndarray, layer: np.ndarray) -> float:
+    """The squared error of the segment, its margins cut, as the decoder ``layer`` decodes
+    its dequantized latents."""
+    inside = slice(STRIDE * CONTEXT_STEPS, STRIDE * (signal.steps - CONTEXT_STEPS))
+    decoded = synthesize(dequantized.astype(np.float32), layer)
+    return float(np.sum((decoded[:, inside] - signal.audio[:, inside]) ** 2))
 
 
 def _decoded_part(signal: SegmentSignal, latents: np.ndarray, hidden: np.ndarray):
