@@ -143,7 +143,8 @@ FILTERBANK_SOURCES = (*SHARED_SOURCES, "codec/convolutions.py", "codec/entropy_m
                       "codec/kernels.py", "codec/paths/filterbank.py", "codec/pqmf.py",
                       "codec/quantizer.py", "codec/refine.py", "codec/transform.py",
                       "bitstream/context.py", "bitstream/filterbank.py", "bitstream/kernels.py",
-                      "bitstream/trellis.py", "codec/noise.py", "bitstream/noise.py")  # fmt: skip
+                      "bitstream/trellis.py", "codec/noise.py", "bitstream/noise.py",
+                      "codec/masking.py")  # fmt: skip
 NETWORK_SOURCES = ("codec/architectures.py", "codec/networks.py", "codec/settings.py",
                    "codec/training.py")  # fmt: skip
 # the learned path uses the filterbank's quality scale and stride, constants not results
@@ -161,7 +162,7 @@ METHODS = {
         Method("sae", "sae (per-song fit)", SAE_QUALITIES, run_sae("snr"), FILTERBANK_SOURCES),
         Method(
             "sae-listen",
-            "sae --tune listen (noise filling)",
+            "sae --tune listen (noise filling, scale factors)",
             SAE_QUALITIES,
             run_sae("listen"),
             FILTERBANK_SOURCES,
