@@ -16,7 +16,7 @@ non-zero index) and the remainders ``(|k| - 3) // 2`` of the heads 3 and 4: a cl
 ``2 x near + far`` in levels 1 and 2, where ``near = 2 m(f, j-1) + m(f, j-2)`` with
 ``m = min(|k|, 3)`` from the row's own heads, and ``far`` sums
 ``m'(j-1) + 2 m'(j) + m'(j+1)`` over the two known frames ``f +- d``, with
-``m' = min(|k|, 7)``. :data:`THRESHOLDS` put the activity in one of :data:`BUCKETS`
+``m' = min(|k|, 15)``. :data:`THRESHOLDS` put the activity in one of :data:`BUCKETS`
 buckets; the bin's place puts it in one of :data:`GROUPS` log-spaced groups. The head is
 coded with table ``2 r + quantizer``, where the *rung*
 ``r = clip(base[c, group] + adjust[level, quantizer, bucket], 0, rungs - 1)``, and its
@@ -53,8 +53,8 @@ from bitstream.trellis import NEXT_STATE
 LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
 DISTANCE = (0, 2, 1)  # how far each level's known neighbouring frames are
 HEADS = 5  # head symbols: 0, 1, 2, then 3 (odd |k| >= 3) and 4 (even |k| >= 4)
-NEAR_CAP, FAR_CAP = 3, 7
-THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48])
+NEAR_CAP, FAR_CAP = 3, 15  # 2 x 4 x FAR_CAP, the far activity, fits an int8
+THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48, 64, 90, 120])
 BUCKETS = len(THRESHOLDS) + 1
 GROUPS = 8
 MAX_RUNGS = 64
