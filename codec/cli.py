@@ -207,9 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tune",
         choices=("snr", "listen"),
         default="snr",
-        help="the filterbank path codes for the SNR (default), or for a listener: where it "
-        "leaves a region of the spectrum at zero, the decoder fills it with noise of the "
-        "level the file holds (a lower SNR, a less muffled sound)",
+        help="the filterbank path codes for the SNR (default), or for a listener: its error "
+        "follows the music's spectrum, and what it leaves at zero the decoder fills with "
+        "noise of the level the file holds (a much lower SNR, a less muffled sound)",
     )
     c.add_argument(
         "--model",
