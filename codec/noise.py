@@ -6,8 +6,9 @@ with holes where single coefficients fell to zero. Where a region of a transform
 (a log-spaced bin group, from :data:`FIRST_GROUP` up) quantized to zero, the file holds
 the level of its real coefficients, and the decoder fills it with noise of that level;
 the holes in the other regions are filled with noise at the level of the coefficients
-that fell into them, one level for each coded channel and bin group (:mod:`bitstream.noise`). The
-error grows (the SNR drops a little), the spectrum comes back as it was.
+that fell into them, one level for each coded channel and bin group
+(:mod:`bitstream.noise`). The error grows (the SNR drops), the spectrum comes back as it
+was.
 
 >>> rng = np.random.default_rng(0)
 >>> coefficients = 0.1 * rng.standard_normal((1, 4, 64))

@@ -142,8 +142,7 @@ def encode(
     best = code(quality) if target is None else search_rate(code, target, quality)
     passes.close()
     if signal.gain > 0:  # fitting the decoder is what the path learns of the song
-        offsets = fit(signal, latents, best, options)
-        best = refit_weights(best, offsets, signal)
+        best, offsets = fit(signal, latents, best, options)
         if target is not None and abs(off_target(best.bits_per_sample, target)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
@@ -225,30 +224,32 @@ def code_at(
 
 def fit(
     signal: SegmentSignal, latents: np.ndarray, best: Candidate, options: EncodeOptions
-) -> np.ndarray:
-    """The decoder's first layer fitted to the segment's dequantized latents
-    (:mod:`codec.refine`): its offsets from where it starts, zero where the fit does not
-    pay for its bytes."""
+) -> tuple[Candidate, np.ndarray]:
+    """``best`` (coded with the decoder as it starts) with its decoder's first layer fitted
+    to the segment's dequantized latents (:mod:`codec.refine`), and the layer's offsets
+    from where it starts; ``best`` itself and zero offsets where the fit does not pay for
+    its bytes."""
     segment: FilterbankSegment = best.coded[0]
     dequantized = latents_of(segment.indices, segment.model.step, signal.steps,
                              scales=segment.scales)  # fmt: skip
     start = synthesis_start()
     fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
     # kept where it lowers distortion + lambda x rate as decoded: its weights cost about
-    # 2 kB a segment (a short file at a low rate may not gain that much), and its fit
+    # 1 kB a segment (a short file at a low rate may not gain that much), and its fit
     # takes zeros beyond the segment's ends, where the decoder reads the margins' latents
     # (on a few pure tones, whose fit is ill-conditioned, that cost more than it gained)
     lam = quality_to_lambda(best.quality)
-    with_fit = refit_weights(best, fitted.astype(np.float64) - start, signal)
+    offsets = fitted.astype(np.float64) - start
+    with_fit = refit_weights(best, offsets, signal)
     if (_decoded_error(signal, dequantized, fitted) / signal.samples
             + lam * with_fit.bits_per_sample) >= (
             _decoded_error(signal, dequantized, start) / signal.samples
             + lam * best.bits_per_sample):  # fmt: skip
-        fitted = start
+        fitted, with_fit, offsets = start, best, np.zeros(start.shape)
     if options.on_fit_step is not None:  # before and after: the fit has no iterations
         for iteration, layer in enumerate((start, fitted)):
             options.on_fit_step(iteration, _reconstruct(signal, dequantized, layer))
-    return fitted.astype(np.float64) - start
+    return with_fit, offsets
 
 
 def _decoded_error(signal: SegmentSignal, dequantized: np.ndarray, layer: np.ndarray) -> float:
