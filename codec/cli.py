@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="snr",
         help="the filterbank path codes for the SNR (default), or for a listener: its error "
         "follows the music's spectrum, and what it leaves at zero the decoder fills with "
-        "noise of the level the file holds (a much lower SNR, a less muffled sound)",
+        "noise of the level the file holds (a much lower SNR, a less muffled sound; at the "
+        "same -q, 0.4 to 0.8 times the bits: --bitrate sets the size)",
     )
     c.add_argument(
         "--model",
