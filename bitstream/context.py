@@ -10,7 +10,9 @@ every row is known before its next index is read. Each index is coded as a *head
 table chosen by the row's quantizer and an activity context: ``|k|`` itself for 0, 1 and
 2, else its parity (3: odd, 4: even). After a level's heads come its signs (a raw bit per
 non-zero index) and the remainders ``(|k| - 3) // 2`` of the heads 3 and 4: a class
-``bit_length(remainder)`` under a table, then the bits below the leading one, raw.
+``bit_length(remainder)`` under a table, then the bits below the leading one, raw. Level
+0 writes its classes and their bits a frame at a time, each frame's after the one before,
+whose magnitudes pick its tables.
 
 **Contexts.** The activity of index (c, f, j) is ``3 x near`` in level 0 and
 ``2 x near + far`` in levels 1 and 2, where ``near = 2 m(f, j-1) + m(f, j-2)`` with
@@ -19,9 +21,13 @@ non-zero index) and the remainders ``(|k| - 3) // 2`` of the heads 3 and 4: a cl
 ``m' = min(|k|, 15)``. :data:`THRESHOLDS` put the activity in one of :data:`BUCKETS`
 buckets; the bin's place puts it in one of :data:`GROUPS` log-spaced groups. The head is
 coded with table ``2 r + quantizer``, where the *rung*
-``r = clip(base[c, group] + adjust[level, quantizer, bucket], 0, rungs - 1)``, and its
-remainder with table ``r // 4``. The encoder fits the small integer maps and the tables;
-the decoder reads them from the file, and everything it computes is integer arithmetic.
+``r = clip(base[c, group] + adjust[level, quantizer, bucket], 0, rungs - 1)``. Its
+remainder's class is coded with table ``min(h + r // 8, tables - 1)``, where ``h`` counts the
+:data:`CLASS_THRESHOLDS` (half octaves) that the neighbouring frames' whole magnitudes reach:
+``M'(j-1) + 2 M'(j) + M'(j+1)`` summed over the frames ``f +- d`` in levels 1 and 2, twice
+that of frame ``f - 4`` in level 0, uncapped, because large magnitudes are what a class tells
+apart. The encoder fits the small integer maps and the tables; the decoder reads them from
+the file, and everything it computes is integer arithmetic.
 
 >>> rng = np.random.default_rng(0)
 >>> k = np.round(rng.laplace(size=(2, 5, 8)) * 3).astype(np.int64)
@@ -58,7 +64,12 @@ THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 48, 64, 90, 120])
 BUCKETS = len(THRESHOLDS) + 1
 GROUPS = 8
 MAX_RUNGS = 64
-RUNGS_PER_REMAINDER_TABLE = 4
+# the neighbouring frames' magnitude sums where a class's context steps up a table:
+# 8 x (2^(i/2) - 1) rounded up, written out so that no machine's pow can move them
+CLASS_THRESHOLDS = np.array([4, 8, 15, 24, 38, 56, 83, 120, 174, 248, 355, 504, 717, 1016,
+                             1441, 2040, 2889, 4088, 5785, 8184, 11578, 16376, 23163])  # fmt: skip
+RUNGS_PER_CLASS_STEP = 8  # two octaves of the rung add one to a class's context
+CLASS_TABLES = 32  # at most
 
 NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
 _MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
@@ -80,6 +91,49 @@ def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Head symbol and remainder of magnitudes |k| (the remainder is 0 below 3)."""
     head = np.where(magnitude < 3, magnitude, 4 - (magnitude & 1))
     return head, np.maximum(magnitude - 3, 0) >> 1
+
+
+def spread(k: np.ndarray) -> np.ndarray:
+    """``M(j-1) + 2 M(j) + M(j+1)`` of the magnitudes ``M = |k|`` along the bins (the last
+    axis), int32: magnitudes stay below 2**(MAX_CLASS + 1), so sums of a few of them fit."""
+    m = np.abs(k).astype(np.int32)
+    out = 2 * m
+    out[..., 1:] += m[..., :-1]
+    out[..., :-1] += m[..., 1:]
+    return out
+
+
+def class_far(k: np.ndarray, level: int) -> np.ndarray:
+    """(channels, level frames, bins) sums of the neighbouring frames' whole magnitudes
+    that pick remainder classes' tables, from indices ``k`` (channels, frames, bins) where
+    those frames are known. In level 0 only the level's previous frame is known (twice its
+    spread, as if on both sides)."""
+    channels, frames, bins = k.shape
+    rows = np.arange(frames)[level_frames(frames, level)]
+    far = np.zeros((channels, len(rows), bins), dtype=np.int32)
+    if level == 0:
+        far[:, 1:] = 2 * spread(k[:, rows[:-1]])
+        return far
+    for source in (rows - DISTANCE[level], rows + DISTANCE[level]):
+        inside = (source >= 0) & (source < frames)
+        far[:, inside] += spread(k[:, source[inside]])
+    return far
+
+
+def class_tables(far: np.ndarray, rung: np.ndarray, tables: int) -> np.ndarray:
+    """The table of each remainder class, from its neighbours' sum ``far`` and its rung."""
+    steps = np.searchsorted(CLASS_THRESHOLDS, far, side="right")
+    return np.minimum(steps + rung // RUNGS_PER_CLASS_STEP, tables - 1)
+
+
+def remainder_tables_of(k: np.ndarray, rung: np.ndarray, tables: int) -> np.ndarray:
+    """The table of every index's remainder class (channels, frames, bins), as the decoder
+    picks it, from all the indices and their rungs (int8: as large as the song)."""
+    chosen = np.zeros(k.shape, np.int8)
+    for level in range(len(LEVELS)):
+        f = level_frames(k.shape[1], level)
+        chosen[:, f] = class_tables(class_far(k, level), rung[:, f], tables)
+    return chosen
 
 
 def far_activity(known: np.ndarray, level: int) -> np.ndarray:
@@ -110,15 +164,11 @@ class CoefficientTables:
     # table 2 r + quantizer for rung r: symbols 0 .. HEADS - 1, or a one-symbol table
     # where the encoder codes nothing: it costs the file a few bytes, not a dozen
     heads: list[FrequencyTable]
-    remainders: list[FrequencyTable]  # table r // RUNGS_PER_REMAINDER_TABLE: classes
+    remainders: list[FrequencyTable]  # classes, by :func:`class_tables`
 
     @property
     def rungs(self) -> int:
         return len(self.heads) // 2
-
-    @staticmethod
-    def remainder_tables(rungs: int) -> int:
-        return -(-rungs // RUNGS_PER_REMAINDER_TABLE)
 
     @classmethod
     def flat(cls, channels: int) -> CoefficientTables:
@@ -147,8 +197,8 @@ class CoefficientTables:
             raise FormatError(f"{len(self.heads)} head tables (2 per rung, 1 to {MAX_RUNGS})")
         if any(t.offset != 0 or len(t.frequencies) > HEADS for t in self.heads):
             raise FormatError(f"head tables must cover symbols 0 to at most {HEADS - 1}")
-        if len(self.remainders) != self.remainder_tables(self.rungs):
-            raise FormatError(f"{len(self.remainders)} remainder tables for {self.rungs} rungs")
+        if not 1 <= len(self.remainders) <= CLASS_TABLES:
+            raise FormatError(f"{len(self.remainders)} remainder tables (1 to {CLASS_TABLES})")
         if any(t.offset != 0 or len(t.frequencies) > MAX_CLASS for t in self.remainders):
             raise FormatError(f"remainder tables must cover classes 0 to at most {MAX_CLASS - 1}")
 
@@ -191,23 +241,24 @@ def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
     rung, quantizer = coding_contexts(k, tables)
     table = 2 * rung + quantizer  # int8: at most 2 x 63 + 1
     heads, remainders = TableSet(tables.heads), TableSet(tables.remainders)
+    magnitude = np.abs(k)
+    chosen = remainder_tables_of(k, rung, len(tables.remainders))
     streams: list = []
     for level in range(len(LEVELS)):
         f = level_frames(k.shape[1], level)
-        head, remainder = split_heads(np.abs(k[:, f]))
+        head, remainder = split_heads(magnitude[:, f])
         for j in range(k.shape[2]):
             streams.append((head[:, :, j], heads.choose(table[:, f, j])))
-        streams += _tail_streams(k[:, f], head, remainder, rung[:, f], remainders)
+        streams.append(((k[:, f][k[:, f] != 0] < 0).astype(np.int64), RawBits(1)))  # signs
+        classes = chosen[:, f]
+        # level 0 a frame at a time: each frame's classes need the frame before it whole
+        parts = range(head.shape[1]) if level == 0 else [slice(None)]
+        for part in parts:
+            big = head[:, part] >= 3
+            size, width, mantissa = bit_classes(remainder[:, part][big])
+            streams.append((size, remainders.choose(classes[:, part][big])))
+            streams += mantissa_streams(width, mantissa)
     return encode_symbols(streams)
-
-
-def _tail_streams(k, head, remainder, rung, remainders: TableSet) -> list:
-    """Signs and remainders of one level, in the order the decoder reads them."""
-    big = head >= 3
-    size, width, mantissa = bit_classes(remainder[big])
-    streams = [((k[k != 0] < 0).astype(np.int64), RawBits(1))]
-    streams.append((size, remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)))
-    return streams + mantissa_streams(width, mantissa)
 
 
 def decode_coefficients(
@@ -248,10 +299,12 @@ def decode_coefficients(
         rung = np.moveaxis(rung.reshape(bins, channels, rows), 0, 2)
         magnitude = head.astype(np.int32, order="C")  # C order: reshape(-1) is a view
         negative = reader.read(RawBits(1), int(np.count_nonzero(head))).astype(bool)
-        big = head >= 3
-        chosen = remainders.choose(rung[big] // RUNGS_PER_REMAINDER_TABLE)
-        remainder = read_magnitudes(reader, reader.read(chosen, int(big.sum())))
-        magnitude[big] = 3 + 2 * remainder + (head[big] == 4)
+        if level == 0:  # a frame at a time: each frame's tables need the frame before it
+            for row in range(rows):
+                far = 2 * spread(magnitude[:, row - 1]) if row else np.zeros((channels, bins))
+                _read_remainders(reader, magnitude[:, row], far, rung[:, row], remainders)
+        else:
+            _read_remainders(reader, magnitude, class_far(k, level), rung, remainders)
         known[:, f] = np.minimum(magnitude, FAR_CAP)
         flat = magnitude.reshape(-1)
         flipped = np.flatnonzero(flat)[negative]
@@ -259,3 +312,12 @@ def decode_coefficients(
         k[:, f] = magnitude
     reader.finish()
     return k
+
+
+def _read_remainders(reader: SymbolReader, magnitude, far, rung, remainders: TableSet) -> None:
+    """Complete the heads 3 and 4 in ``magnitude`` with their remainders, whose classes'
+    tables their neighbours' sums ``far`` and their rungs pick."""
+    big = magnitude >= 3
+    classes = class_tables(far[big], rung[big], len(remainders.sizes))
+    sizes = reader.read(remainders.choose(classes), int(big.sum()))
+    magnitude[big] = 3 + 2 * read_magnitudes(reader, sizes) + (magnitude[big] == 4)

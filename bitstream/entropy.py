@@ -265,7 +265,7 @@ def read_magnitudes(reader: SymbolReader, sizes: np.ndarray) -> np.ndarray:
     leading one read from ``reader`` as :func:`mantissa_streams` wrote them."""
     width = np.maximum(sizes - 1, 0)
     mantissa = np.zeros(len(sizes), dtype=np.int64)
-    for bits, run in enumerate(runs_of(width, MAX_CLASS)):
+    for bits, run in enumerate(runs_of(width, int(width.max(initial=-1)) + 1)):  # wider: none
         mantissa[run] = reader.read(RawBits(bits), len(run))
     return np.where(sizes > 0, (1 << width) + mantissa, 0)
 

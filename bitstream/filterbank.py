@@ -15,7 +15,8 @@ filterbank synthesis it starts from (:mod:`bitstream.weights`).
 ``CTXM``: the context maps of :mod:`bitstream.context`: u8 rung count R, then as int8
 ``base`` (C x GROUPS) and ``adjust`` (LEVELS x 2 x BUCKETS).
 
-``TABL``: the 2 R head tables, then the remainder tables (:mod:`bitstream.entropy`).
+``TABL``: the 2 R head tables, then 1 to 32 tables of remainder classes
+(:mod:`bitstream.entropy`).
 
 Then the segment's own two:
 
@@ -51,6 +52,7 @@ import numpy as np
 from bitstream.container import FormatError, require
 from bitstream.context import (
     BUCKETS,
+    CLASS_TABLES,
     GROUPS,
     LEVELS,
     MAX_RUNGS,
@@ -153,7 +155,7 @@ def read_model(sections: dict[bytes, bytes]) -> FilterbankModel:
     if not 1 <= rungs <= MAX_RUNGS:
         raise FormatError(f"CTXM section: {rungs} rungs (1 to {MAX_RUNGS})")
     maps = np.frombuffer(ctxm, dtype=np.int8, offset=1).astype(np.int64)
-    heads_and_remainders = unpack_tables(tabl, max_tables=2 * MAX_RUNGS + MAX_RUNGS)
+    heads_and_remainders = unpack_tables(tabl, max_tables=2 * MAX_RUNGS + CLASS_TABLES)
     tables = CoefficientTables(
         base=maps[: coded * GROUPS].reshape(coded, GROUPS),
         adjust=maps[coded * GROUPS :].reshape(len(LEVELS), 2, BUCKETS),

@@ -8,7 +8,9 @@ already-decoded neighbours say; see :mod:`bitstream.context`). The log scales ar
 to the song's own indices by alternating maximum-likelihood updates, then frozen: rounded
 onto a ladder of rungs a quarter-octave apart, which gives the integer maps ``base`` and
 ``adjust``, and each rung gets a head table per quantizer (and every four rungs a
-remainder table) built from the counts of the symbols that use it. Maps and tables go
+remainder table) built from the counts of the symbols that use it; the remainder classes'
+tables are picked by the neighbouring frames' magnitudes and the rung
+(:func:`bitstream.context.class_tables`), each built from its classes' counts. Maps and tables go
 into the file; the decoder never evaluates a float probability.
 
 >>> from bitstream.context import decode_coefficients, encode_coefficients
@@ -28,15 +30,16 @@ import numpy as np
 
 from bitstream.context import (
     BUCKETS,
+    CLASS_TABLES,
     GROUPS,
     HEADS,
     LEVELS,
     MAX_RUNGS,
-    RUNGS_PER_REMAINDER_TABLE,
     CoefficientTables,
     bin_groups,
     coding_contexts,
     context_keys,
+    remainder_tables_of,
 )
 from bitstream.entropy import PRECISION, FrequencyTable, code_lengths
 from bitstream.integers import MAX_CLASS
@@ -61,31 +64,32 @@ def estimated_bits(k: np.ndarray) -> float:
     ideal code length of its heads and remainder classes, plus its raw bits."""
     from codec.kernels import index_bits_sum
 
-    tables, k, context, rung_of_pair = _fit(k)
+    tables, k, context, rung, classes = _fit(k)
     heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
     remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
-    contexts = len(LEVELS) * 2 * BUCKETS
-    return index_bits_sum(k, context, _envelope_keys(k), rung_of_pair, contexts, heads, remainders)
+    return index_bits_sum(k, context, rung, classes, heads, remainders)
 
 
 def index_bits(k: np.ndarray, tables: CoefficientTables) -> np.ndarray:
     """The bits each index of ``k`` takes under ``tables`` (its ideal code length, head,
     sign and remainder together): where a file's bits go."""
     rung, quantizer = coding_contexts(k, tables)
-    return _index_bits(np.abs(k), rung, quantizer, tables)
+    magnitude = np.abs(k)
+    classes = remainder_tables_of(k, rung, len(tables.remainders))
+    return _index_bits(magnitude, rung, quantizer, classes, tables)
 
 
 BEYOND_BITS = PRECISION + 8.0  # a symbol past a short table: the coder's least probability
 
 
-def _index_bits(magnitude, rung, quantizer, tables: CoefficientTables) -> np.ndarray:
+def _index_bits(magnitude, rung, quantizer, classes, tables: CoefficientTables) -> np.ndarray:
     head, size = heads_and_classes(magnitude)
     heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
     bits = heads[2 * rung + quantizer, head] + (magnitude > 0)
     big = head >= 3
     remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
     size = size[big]
-    bits[big] += remainders[rung[big] // RUNGS_PER_REMAINDER_TABLE, size] + np.maximum(size - 1, 0)
+    bits[big] += remainders[classes[big], size] + np.maximum(size - 1, 0)
     return bits
 
 
@@ -107,8 +111,8 @@ def _envelope_keys(k: np.ndarray) -> np.ndarray:
 
 
 def _fit(k: np.ndarray, cover_all: bool = False):
-    """The tables, and what pricing ``k`` under them needs: ``k`` as int64, each index's
-    context, and the rung of each (envelope, context) pair."""
+    """The tables, and what pricing ``k`` under them needs: ``k`` as int64, and each
+    index's context, rung and remainder table."""
     from codec.kernels import pair_sums, symbol_counts
 
     channels = k.shape[0]
@@ -133,10 +137,17 @@ def _fit(k: np.ndarray, cover_all: bool = False):
     adjust = np.clip(np.round(context_scale / RUNG), -128, 127).astype(np.int64)
     rungs = int(np.clip(base.max() + adjust.max() + 1, 1, MAX_RUNGS))
     rung_of_pair = np.clip(base[:, None] + adjust[None, :], 0, rungs - 1).ravel()
-    heads, sizes, largest = symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs)
-    remainder_tables = CoefficientTables.remainder_tables(rungs)
-    classes = MAX_CLASS if cover_all else largest + 1
-    remainders = sizes[:remainder_tables, :classes]
+    rung = np.empty(k.shape, np.int8)
+    heads = symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung)
+    magnitude = np.abs(k)
+    classes = remainder_tables_of(k, rung, CLASS_TABLES)
+    head, size = heads_and_classes(magnitude)
+    big = head >= 3
+    sizes = np.zeros((CLASS_TABLES, MAX_CLASS), np.int64)
+    np.add.at(sizes, (classes[big], size[big]), 1)
+    used = CLASS_TABLES if cover_all else int(np.flatnonzero(sizes.sum(1)).max(initial=0)) + 1
+    largest = int(np.flatnonzero(sizes.sum(0)).max(initial=0))
+    remainders = sizes[:used, : MAX_CLASS if cover_all else largest + 1]
 
     def table(counts: np.ndarray) -> FrequencyTable:
         """Symbols never seen keep the least frequency. A table nobody uses has one symbol
@@ -154,4 +165,4 @@ def _fit(k: np.ndarray, cover_all: bool = False):
         [table(counts) for counts in heads.reshape(-1, HEADS)],
         [remainder_table(counts) for counts in remainders],
     )
-    return tables, k, context, rung_of_pair
+    return tables, k, context, rung, classes

@@ -13,7 +13,7 @@ from bitstream.context import (
     BUCKETS,
     HEADS,
     NEAR_CAP,
-    RUNGS_PER_REMAINDER_TABLE,
+    RUNGS_PER_CLASS_STEP,
 )
 from bitstream.integers import MAX_CLASS
 from codec.quantizer import INTO_PARITY, INTO_STATE
@@ -31,7 +31,9 @@ def heads_and_classes_of(magnitude, head, size):
 
 
 @numba.njit(cache=True, parallel=True)
-def trellis_search(a, far, row_base, level, adjust, head_cost, remainder_cost, lam, rungs, out):
+def trellis_search(
+    a, far, class_step, row_base, level, adjust, head_cost, class_cost, lam, rungs, out
+):
     """Viterbi search of magnitudes ``out`` (rows, bins) for |scaled coefficients| ``a``
     (float32), a row at a time: rows are independent, so they run in parallel and give
     the same integers whatever the thread count.
@@ -40,7 +42,8 @@ def trellis_search(a, far, row_base, level, adjust, head_cost, remainder_cost, l
     magnitudes (the near context). At a bin, each state's quantizer offers zero and its
     two levels around ``a``; each is priced squared error + lambda x bits, its head under
     the table that the state's context picks (``row_base + adjust[state, bucket]``, as
-    the decoder will), and each next state takes the cheaper of its two moves in. The
+    the decoder will), its remainder's class under the table that the state's rung and
+    ``class_step`` pick, and each next state takes the cheaper of its two moves in. The
     float32 and float64 steps are those the coder was tuned with.
     """
     rows, bins = a.shape
@@ -55,6 +58,8 @@ def trellis_search(a, far, row_base, level, adjust, head_cost, remainder_cost, l
         moved = np.zeros((4, 2), np.int64)  # and their magnitudes
         fixed = np.zeros((2, 3))  # per quantizer and candidate: the costs not in context
         heads = np.zeros((2, 3), np.int64)
+        sizes = np.zeros((2, 3), np.int64)  # remainder classes; -1 where none
+        classes = class_cost.shape[0]
         for j in range(bins):
             x = a[row, j]
             lower = np.zeros(2, np.int64)
@@ -65,13 +70,13 @@ def trellis_search(a, far, row_base, level, adjust, head_cost, remainder_cost, l
                     m = 0 if c == 0 else lower[q] + c - 1
                     value = 2 * m - q if m > 0 else 0
                     head = m if m < 3 else 4 - (m & 1)
-                    rest = 0.0
+                    rest, sizes[q, c] = 0.0, -1
                     if head >= 3:
                         size, remainder = 0, (m - 3) >> 1
                         while remainder:
                             size, remainder = size + 1, remainder >> 1
-                        size = min(size, MAX_CLASS)
-                        rest = max(size - 1, 0) + remainder_cost[size]
+                        sizes[q, c] = min(size, MAX_CLASS)
+                        rest = max(sizes[q, c] - 1, 0)
                     error = (np.float64(x) - value) ** 2
                     bits = np.float32((1.0 if m > 0 else 0.0) + rest)
                     fixed[q, c] = error + np.float64(lam * bits)
@@ -83,9 +88,14 @@ def trellis_search(a, far, row_base, level, adjust, head_cost, remainder_cost, l
                 rung = min(max(row_base[row, j] + adjust[s, BUCKET_OF_ACTIVITY[activity]], 0),
                            rungs - 1)  # fmt: skip
                 first = (2 * rung + q) * HEADS
-                total0 = (np.float64(head_cost[first + heads[q, 0]]) + fixed[q, 0]) + cost[s]
-                total1 = (np.float64(head_cost[first + heads[q, 1]]) + fixed[q, 1]) + cost[s]
-                total2 = (np.float64(head_cost[first + heads[q, 2]]) + fixed[q, 2]) + cost[s]
+                table = min(class_step[row, j] + rung // RUNGS_PER_CLASS_STEP, classes - 1)
+                totals = np.zeros(3)
+                for c in range(3):
+                    price = np.float64(head_cost[first + heads[q, c]])
+                    if sizes[q, c] >= 0:
+                        price += np.float64(class_cost[table, sizes[q, c]])
+                    totals[c] = (price + fixed[q, c]) + cost[s]
+                total0, total1, total2 = totals[0], totals[1], totals[2]
                 lower_is_even = (lower[q] & 1) == 0
                 even = total1 if lower_is_even else total2
                 zero = total0 <= even
@@ -126,49 +136,42 @@ def pair_sums(k, context, envelope_keys, contexts, pairs):
 
 
 @numba.njit(cache=True)
-def symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs):
-    """How often each head symbol is coded with each table (rung and quantizer), and each
-    remainder class with each remainder table; and the largest class seen."""
+def symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung):
+    """How often each head symbol is coded with each table (rung and quantizer); each
+    index's rung into ``rung``."""
     heads = np.zeros(rungs * 2 * HEADS, np.int64)
-    sizes = np.zeros((-(-rungs // RUNGS_PER_REMAINDER_TABLE), MAX_CLASS), np.int64)
-    largest = 0
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
             for j in range(bins):
-                rung = rung_of_pair[envelope_keys[c, j] * contexts + context[c, f, j]]
+                r = rung_of_pair[envelope_keys[c, j] * contexts + context[c, f, j]]
+                rung[c, f, j] = r
                 quantizer = context[c, f, j] // BUCKETS % 2
                 m = abs(k[c, f, j])
                 head = m if m < 3 else 4 - (m & 1)
-                heads[(rung * 2 + quantizer) * HEADS + head] += 1
-                if head >= 3:
-                    size, remainder = 0, (m - 3) >> 1
-                    while remainder:
-                        size, remainder = size + 1, remainder >> 1
-                    sizes[rung // RUNGS_PER_REMAINDER_TABLE, size] += 1
-                    largest = max(largest, size)
-    return heads, sizes, largest
+                heads[(r * 2 + quantizer) * HEADS + head] += 1
+    return heads
 
 
 @numba.njit(cache=True)
-def index_bits_sum(k, context, envelope_keys, rung_of_pair, contexts, heads, remainders):
-    """The ideal code length of all of ``k``: each head under its table, a sign bit per
-    non-zero index, each remainder's class under its table and its mantissa bits."""
+def index_bits_sum(k, context, rung, classes, heads, remainders):
+    """The ideal code length of all of ``k``: each head under its table (rung and
+    quantizer), a sign bit per non-zero index, each remainder's class under its table
+    (``classes``) and its mantissa bits."""
     bits = 0.0
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
             for j in range(bins):
-                rung = rung_of_pair[envelope_keys[c, j] * contexts + context[c, f, j]]
                 quantizer = context[c, f, j] // BUCKETS % 2
                 m = abs(k[c, f, j])
                 head = m if m < 3 else 4 - (m & 1)
-                bits += heads[2 * rung + quantizer, head] + (1.0 if m > 0 else 0.0)
+                bits += heads[2 * rung[c, f, j] + quantizer, head] + (1.0 if m > 0 else 0.0)
                 if head >= 3:
                     size, remainder = 0, (m - 3) >> 1
                     while remainder:
                         size, remainder = size + 1, remainder >> 1
-                    bits += remainders[rung // RUNGS_PER_REMAINDER_TABLE, size] + max(size - 1, 0)
+                    bits += remainders[classes[c, f, j], size] + max(size - 1, 0)
     return bits
 
 

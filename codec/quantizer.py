@@ -35,11 +35,13 @@ import math
 import numpy as np
 
 from bitstream.context import (
+    CLASS_THRESHOLDS,
     FAR_CAP,
     HEADS,
     LEVELS,
     CoefficientTables,
     bin_groups,
+    class_far,
     far_activity,
     level_frames,
 )
@@ -105,20 +107,25 @@ def trellis_quantize(
     from codec.kernels import trellis_search  # compiled: decoding never needs it
 
     channels, frames, bins = coefficients.shape
-    head_cost, remainder_cost = _costs(tables, lam / step**2)
+    head_cost, class_cost = _costs(tables, lam / step**2)
     k = np.zeros(coefficients.shape, dtype=np.int64)
     known = np.zeros(coefficients.shape, dtype=np.int8)
     base = tables.base[:, bin_groups(bins)]  # (channels, bins)
+    # level 0's classes are picked by its previous frame, not known before the search:
+    # plain rounding stands in for it
+    guess = round_to_q0(coefficients, step)
     for level in range(len(LEVELS)):
         f = level_frames(frames, level)
         far = far_activity(known, level)
         rows = far.shape[1]
+        class_far_sums = class_far(guess if level == 0 else k, level)
+        class_step = np.searchsorted(CLASS_THRESHOLDS, class_far_sums, side="right")
         x = coefficients[:, f].reshape(-1, bins) / step
         magnitude = np.zeros(x.shape, dtype=np.int64)
         trellis_search(
-            np.abs(x).astype(np.float32), far.reshape(-1, bins), np.repeat(base, rows, axis=0),
-            level, tables.adjust[level][QUANTIZER_OF_STATE], head_cost, remainder_cost,
-            np.float32(lam / step**2), tables.rungs, magnitude,
+            np.abs(x).astype(np.float32), far.reshape(-1, bins), class_step.reshape(-1, bins),
+            np.repeat(base, rows, axis=0), level, tables.adjust[level][QUANTIZER_OF_STATE],
+            head_cost, class_cost, np.float32(lam / step**2), tables.rungs, magnitude,
         )  # fmt: skip
         k[:, f] = (np.where(x < 0, -magnitude, magnitude)).reshape(channels, rows, bins)
         known[:, f] = np.minimum(magnitude, FAR_CAP).reshape(channels, rows, bins)
@@ -126,12 +133,16 @@ def trellis_quantize(
 
 
 def _costs(tables: CoefficientTables, lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """The tables' bits per head symbol, scaled by lambda (in units of the step squared),
-    float32, and per remainder class the cheapest of its tables (the search prices
-    remainders, rare and costly anyway, without their context). A head table never used
-    (one symbol) is priced flat: the search may well go where the last one did not."""
+    """The tables' bits per head symbol and per remainder class, scaled by lambda (in units
+    of the step squared), float32. A head table never used (one symbol) is priced flat: the
+    search may well go where the last one did not; a class its table has not seen is priced
+    as the cheapest table prices it, so that the search does not keep away from it."""
     bits = code_lengths(tables.heads, HEADS, beyond=0.0)
     unused = np.array([len(table.frequencies) < HEADS for table in tables.heads])
     bits[unused] = np.log2(HEADS)
-    remainder = code_lengths(tables.remainders, MAX_CLASS + 1, beyond=UNSEEN_BITS)
-    return (lam * bits).astype(np.float32).ravel(), remainder.min(axis=0)
+    classes = code_lengths(tables.remainders, MAX_CLASS + 1, beyond=UNSEEN_BITS)
+    unseen = np.ones(classes.shape, bool)  # beyond a table, or at its least frequency
+    for row, table in zip(unseen, tables.remainders, strict=True):
+        row[: len(table.frequencies)] = table.frequencies <= 1
+    classes = np.where(unseen, classes.min(axis=0)[None, :], classes)
+    return (lam * bits).astype(np.float32).ravel(), (lam * classes).astype(np.float32)

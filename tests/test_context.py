@@ -6,10 +6,14 @@ from hypothesis import strategies as st
 from bitstream.container import FormatError
 from bitstream.context import (
     BUCKETS,
+    CLASS_TABLES,
+    CLASS_THRESHOLDS,
     GROUPS,
     HEADS,
     LEVELS,
     CoefficientTables,
+    class_far,
+    class_tables,
     decode_coefficients,
     encode_coefficients,
     level_frames,
@@ -18,6 +22,7 @@ from bitstream.context import (
 from bitstream.entropy import FrequencyTable
 from bitstream.integers import MAX_CLASS, bit_classes
 from bitstream.trellis import NEXT_STATE, quantizer_bits, reconstruction_levels
+from codec.entropy_model import fit_tables
 
 
 def random_tables(rng: np.random.Generator, channels: int) -> CoefficientTables:
@@ -30,7 +35,7 @@ def random_tables(rng: np.random.Generator, channels: int) -> CoefficientTables:
     ]
     remainders = [
         FrequencyTable.from_probabilities(0, rng.random(int(rng.integers(1, MAX_CLASS))) + 0.01)
-        for _ in range(CoefficientTables.remainder_tables(rungs))
+        for _ in range(int(rng.integers(1, CLASS_TABLES + 1)))
     ]
     return CoefficientTables(
         rng.integers(-2, rungs + 2, (channels, GROUPS)),
@@ -105,6 +110,38 @@ def test_heads_remainders_and_classes():
     assert size.tolist() == [0, 0, 0, 0, 0, 1, 1, 2, 2, 9]
     assert width.tolist() == [0, 0, 0, 0, 0, 0, 0, 1, 1, 8]
     assert mantissa.tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0, 498 - 256]
+
+
+def test_remainder_classes_pick_tables_by_their_neighbours():
+    k = np.zeros((1, 5, 3), np.int64)
+    k[0, 0] = [10, -20, 30]
+    k[0, 4] = [0, 5, 0]
+    spread_0, spread_4 = [40, 80, 80], [5, 10, 5]  # |k| at j-1, j, j+1 weighed 1, 2, 1
+    far = [class_far(k, level)[0].tolist() for level in range(len(LEVELS))]
+    assert far[0] == [[0, 0, 0], [2 * x for x in spread_0]]  # frames 0, 4: the one before
+    assert far[1] == [[a + b for a, b in zip(spread_0, spread_4, strict=True)]]  # frame 2
+    assert far[2] == [spread_0, spread_4]  # frames 1 and 3, frame 2 being all zeros
+    # half octaves of the sums, then two octaves of the rung, up to the last table
+    assert class_tables(np.array([0, 3, 4, 120, 10**6]), np.zeros(5, np.int8), 32).tolist() == [
+        0, 0, 1, 8, len(CLASS_THRESHOLDS)
+    ]  # fmt: skip
+    assert class_tables(np.array([4, 4, 4]), np.array([7, 8, 63], np.int8), 5).tolist() == [
+        1, 2, 4
+    ]  # fmt: skip
+
+
+def test_remainder_classes_cost_less_where_the_neighbours_say_how_loud():
+    """Loud and quiet passages in the same bins: the neighbouring frames tell them apart,
+    which a class table per rung (capped contexts) cannot."""
+    rng = np.random.default_rng(0)
+    loudness = np.repeat(rng.choice([8.0, 400.0], size=32), 8)[None, :, None]
+    k = np.round(rng.laplace(size=(1, 256, 64)) * loudness).astype(np.int64)
+    fitted = fit_tables(k)
+    assert len(fitted.remainders) > 4
+    sizes = bit_classes(split_heads(np.abs(k))[1])[0]
+    one = FrequencyTable.from_probabilities(0, np.bincount(sizes[np.abs(k) >= 3]))
+    pooled = CoefficientTables(fitted.base, fitted.adjust, fitted.heads, [one])
+    assert len(encode_coefficients(k, fitted)) < 0.97 * len(encode_coefficients(k, pooled))
 
 
 def test_silence_costs_almost_nothing():
