@@ -103,20 +103,20 @@ def spread(k: np.ndarray) -> np.ndarray:
     return out
 
 
-def class_far(k: np.ndarray, level: int) -> np.ndarray:
+def class_far(spreads: np.ndarray, level: int) -> np.ndarray:
     """(channels, level frames, bins) sums of the neighbouring frames' whole magnitudes
-    that pick remainder classes' tables, from indices ``k`` (channels, frames, bins) where
-    those frames are known. In level 0 only the level's previous frame is known (twice its
-    spread, as if on both sides)."""
-    channels, frames, bins = k.shape
+    that pick remainder classes' tables, from the :func:`spread` of every frame (channels,
+    frames, bins), of which those frames' must be known. In level 0 only the level's
+    previous frame is known (twice its spread, as if on both sides)."""
+    channels, frames, bins = spreads.shape
     rows = np.arange(frames)[level_frames(frames, level)]
     far = np.zeros((channels, len(rows), bins), dtype=np.int32)
     if level == 0:
-        far[:, 1:] = 2 * spread(k[:, rows[:-1]])
+        far[:, 1:] = 2 * spreads[:, rows[:-1]]
         return far
     for source in (rows - DISTANCE[level], rows + DISTANCE[level]):
         inside = (source >= 0) & (source < frames)
-        far[:, inside] += spread(k[:, source[inside]])
+        far[:, inside] += spreads[:, source[inside]]
     return far
 
 
@@ -128,11 +128,12 @@ def class_tables(far: np.ndarray, rung: np.ndarray, tables: int) -> np.ndarray:
 
 def remainder_tables_of(k: np.ndarray, rung: np.ndarray, tables: int) -> np.ndarray:
     """The table of every index's remainder class (channels, frames, bins), as the decoder
-    picks it, from all the indices and their rungs (int8: as large as the song)."""
-    chosen = np.zeros(k.shape, np.int8)
-    for level in range(len(LEVELS)):
-        f = level_frames(k.shape[1], level)
-        chosen[:, f] = class_tables(class_far(k, level), rung[:, f], tables)
+    picks it, from all the indices and their rungs; 0 where there is no remainder (int8:
+    as large as the song)."""
+    from bitstream.kernels import class_tables_of  # compiled: only the encoder needs it
+
+    chosen = np.empty(k.shape, np.int8)
+    class_tables_of(np.ascontiguousarray(k, dtype=np.int64), rung, tables, chosen)
     return chosen
 
 
@@ -304,7 +305,7 @@ def decode_coefficients(
                 far = 2 * spread(magnitude[:, row - 1]) if row else np.zeros((channels, bins))
                 _read_remainders(reader, magnitude[:, row], far, rung[:, row], remainders)
         else:
-            _read_remainders(reader, magnitude, class_far(k, level), rung, remainders)
+            _read_remainders(reader, magnitude, class_far(spread(k), level), rung, remainders)
         known[:, f] = np.minimum(magnitude, FAR_CAP)
         flat = magnitude.reshape(-1)
         flipped = np.flatnonzero(flat)[negative]

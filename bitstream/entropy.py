@@ -31,7 +31,7 @@ import constriction
 import numpy as np
 
 from bitstream.container import FormatError
-from bitstream.integers import MAX_CLASS, runs_of
+from bitstream.integers import runs_of
 
 PRECISION = 16
 MAX_TABLE_SIZE = 1 << 16
@@ -257,7 +257,8 @@ class SymbolReader:
 def mantissa_streams(width: np.ndarray, mantissa: np.ndarray) -> list[tuple[np.ndarray, RawBits]]:
     """The bits below each magnitude's leading one (:func:`bitstream.integers.bit_classes`),
     raw, in runs of equal width: the streams :func:`read_magnitudes` reads back."""
-    return [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs_of(width, MAX_CLASS))]
+    runs = runs_of(width, int(width.max(initial=-1)) + 1)  # wider ones would be empty
+    return [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs)]
 
 
 def read_magnitudes(reader: SymbolReader, sizes: np.ndarray) -> np.ndarray:

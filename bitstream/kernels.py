@@ -5,8 +5,18 @@ encoder's contexts of every index, and the decoder's per-bin step over all rows.
 from __future__ import annotations
 
 import numba
+import numpy as np
 
-from bitstream.context import BUCKET_OF_ACTIVITY, BUCKETS, DISTANCE, FAR_CAP, NEAR_CAP, NEXT
+from bitstream.context import (
+    BUCKET_OF_ACTIVITY,
+    BUCKETS,
+    CLASS_THRESHOLDS,
+    DISTANCE,
+    FAR_CAP,
+    NEAR_CAP,
+    NEXT,
+    RUNGS_PER_CLASS_STEP,
+)
 
 
 @numba.njit(cache=True)
@@ -38,6 +48,33 @@ def context_keys_of(k, context, quantizer):
                 magnitude = abs(k[c, f, j])
                 state = NEXT[2 * state + (magnitude & 1)]
                 m1, m2 = min(magnitude, NEAR_CAP), m1
+
+
+@numba.njit(cache=True)
+def class_tables_of(k, rung, tables, chosen):
+    """One pass over ``k``: the table of each remainder class, as the decoder picks it with
+    :func:`bitstream.context.class_far` and :func:`bitstream.context.class_tables` (0 where
+    there is no remainder)."""
+    channels, frames, bins = k.shape
+    for c in range(channels):
+        for f in range(frames):
+            level = 0 if f % 4 == 0 else (1 if f % 4 == 2 else 2)
+            for j in range(bins):
+                chosen[c, f, j] = 0
+                if abs(k[c, f, j]) < 3:
+                    continue
+                if level == 0:  # the level's previous frame, counted twice
+                    sources, weight = (f - 4, -1), 2
+                else:
+                    sources, weight = (f - DISTANCE[level], f + DISTANCE[level]), 1
+                far = 0
+                for g in sources:
+                    if 0 <= g < frames:
+                        for jj, tap in ((j - 1, 1), (j, 2), (j + 1, 1)):
+                            if 0 <= jj < bins:
+                                far += weight * tap * abs(k[c, g, jj])
+                step = np.searchsorted(CLASS_THRESHOLDS, far, side="right")
+                chosen[c, f, j] = min(step + rung[c, f, j] // RUNGS_PER_CLASS_STEP, tables - 1)
 
 
 @numba.njit(cache=True)

@@ -143,8 +143,8 @@ def _fit(k: np.ndarray, cover_all: bool = False):
     classes = remainder_tables_of(k, rung, CLASS_TABLES)
     head, size = heads_and_classes(magnitude)
     big = head >= 3
-    sizes = np.zeros((CLASS_TABLES, MAX_CLASS), np.int64)
-    np.add.at(sizes, (classes[big], size[big]), 1)
+    pairs = classes[big].astype(np.int64) * MAX_CLASS + size[big]
+    sizes = np.bincount(pairs, minlength=CLASS_TABLES * MAX_CLASS).reshape(-1, MAX_CLASS)
     used = CLASS_TABLES if cover_all else int(np.flatnonzero(sizes.sum(1)).max(initial=0)) + 1
     largest = int(np.flatnonzero(sizes.sum(0)).max(initial=0))
     remainders = sizes[:used, : MAX_CLASS if cover_all else largest + 1]

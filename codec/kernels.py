@@ -30,6 +30,16 @@ def heads_and_classes_of(magnitude, head, size):
             remainder, size[i] = remainder >> 1, size[i] + 1
 
 
+@numba.njit(inline="always")
+def _move_cost(head_cost, class_cost, first, table, head, size, fixed, cost):
+    """A move's cost: its head's and its remainder class's bits (scaled), what else it
+    costs, and the cost of the path it extends."""
+    price = np.float64(head_cost[first + head])
+    if size >= 0:
+        price += np.float64(class_cost[table, size])
+    return (price + fixed) + cost
+
+
 @numba.njit(cache=True, parallel=True)
 def trellis_search(
     a, far, class_step, row_base, level, adjust, head_cost, class_cost, lam, rungs, out
@@ -89,13 +99,12 @@ def trellis_search(
                            rungs - 1)  # fmt: skip
                 first = (2 * rung + q) * HEADS
                 table = min(class_step[row, j] + rung // RUNGS_PER_CLASS_STEP, classes - 1)
-                totals = np.zeros(3)
-                for c in range(3):
-                    price = np.float64(head_cost[first + heads[q, c]])
-                    if sizes[q, c] >= 0:
-                        price += np.float64(class_cost[table, sizes[q, c]])
-                    totals[c] = (price + fixed[q, c]) + cost[s]
-                total0, total1, total2 = totals[0], totals[1], totals[2]
+                total0 = _move_cost(head_cost, class_cost, first, table, heads[q, 0],
+                                    sizes[q, 0], fixed[q, 0], cost[s])  # fmt: skip
+                total1 = _move_cost(head_cost, class_cost, first, table, heads[q, 1],
+                                    sizes[q, 1], fixed[q, 1], cost[s])  # fmt: skip
+                total2 = _move_cost(head_cost, class_cost, first, table, heads[q, 2],
+                                    sizes[q, 2], fixed[q, 2], cost[s])  # fmt: skip
                 lower_is_even = (lower[q] & 1) == 0
                 even = total1 if lower_is_even else total2
                 zero = total0 <= even

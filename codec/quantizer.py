@@ -44,6 +44,7 @@ from bitstream.context import (
     class_far,
     far_activity,
     level_frames,
+    spread,
 )
 from bitstream.entropy import code_lengths
 from bitstream.integers import MAX_CLASS
@@ -96,14 +97,20 @@ def quantize(
     with tables fitted to plain rounding."""
     k = round_to_q0(coefficients, step)
     for _ in range(rounds):
-        k = trellis_quantize(coefficients, step, lam, fit_tables(k))
+        k = trellis_quantize(coefficients, step, lam, fit_tables(k), k)
     return k, fit_tables(k)
 
 
 def trellis_quantize(
-    coefficients: np.ndarray, step: float, lam: float, tables: CoefficientTables
+    coefficients: np.ndarray,
+    step: float,
+    lam: float,
+    tables: CoefficientTables,
+    guess: np.ndarray,
 ) -> np.ndarray:
-    """The indices that minimize squared error + ``lam`` x bits under ``tables``."""
+    """The indices that minimize squared error + ``lam`` x bits under ``tables``. Level
+    0's remainder classes are picked by the level's previous frame, not known before the
+    search: indices ``guess`` (a previous search's, or plain rounding) stand in for it."""
     from codec.kernels import trellis_search  # compiled: decoding never needs it
 
     channels, frames, bins = coefficients.shape
@@ -111,15 +118,13 @@ def trellis_quantize(
     k = np.zeros(coefficients.shape, dtype=np.int64)
     known = np.zeros(coefficients.shape, dtype=np.int8)
     base = tables.base[:, bin_groups(bins)]  # (channels, bins)
-    # level 0's classes are picked by its previous frame, not known before the search:
-    # plain rounding stands in for it
-    guess = round_to_q0(coefficients, step)
+    spreads = np.zeros(coefficients.shape, np.int32)  # of the frames searched, and level 0's
+    spreads[:, level_frames(frames, 0)] = spread(guess[:, level_frames(frames, 0)])
     for level in range(len(LEVELS)):
         f = level_frames(frames, level)
         far = far_activity(known, level)
         rows = far.shape[1]
-        class_far_sums = class_far(guess if level == 0 else k, level)
-        class_step = np.searchsorted(CLASS_THRESHOLDS, class_far_sums, side="right")
+        class_step = np.searchsorted(CLASS_THRESHOLDS, class_far(spreads, level), side="right")
         x = coefficients[:, f].reshape(-1, bins) / step
         magnitude = np.zeros(x.shape, dtype=np.int64)
         trellis_search(
@@ -129,6 +134,7 @@ def trellis_quantize(
         )  # fmt: skip
         k[:, f] = (np.where(x < 0, -magnitude, magnitude)).reshape(channels, rows, bins)
         known[:, f] = np.minimum(magnitude, FAR_CAP).reshape(channels, rows, bins)
+        spreads[:, f] = spread(k[:, f])
     return k
 
 

@@ -17,7 +17,9 @@ from bitstream.context import (
     decode_coefficients,
     encode_coefficients,
     level_frames,
+    remainder_tables_of,
     split_heads,
+    spread,
 )
 from bitstream.entropy import FrequencyTable
 from bitstream.integers import MAX_CLASS, bit_classes
@@ -117,7 +119,7 @@ def test_remainder_classes_pick_tables_by_their_neighbours():
     k[0, 0] = [10, -20, 30]
     k[0, 4] = [0, 5, 0]
     spread_0, spread_4 = [40, 80, 80], [5, 10, 5]  # |k| at j-1, j, j+1 weighed 1, 2, 1
-    far = [class_far(k, level)[0].tolist() for level in range(len(LEVELS))]
+    far = [class_far(spread(k), level)[0].tolist() for level in range(len(LEVELS))]
     assert far[0] == [[0, 0, 0], [2 * x for x in spread_0]]  # frames 0, 4: the one before
     assert far[1] == [[a + b for a, b in zip(spread_0, spread_4, strict=True)]]  # frame 2
     assert far[2] == [spread_0, spread_4]  # frames 1 and 3, frame 2 being all zeros
@@ -128,6 +130,24 @@ def test_remainder_classes_pick_tables_by_their_neighbours():
     assert class_tables(np.array([4, 4, 4]), np.array([7, 8, 63], np.int8), 5).tolist() == [
         1, 2, 4
     ]  # fmt: skip
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 13), st.integers(1, 32), st.integers(0, 2**32 - 1))
+def test_the_encoders_class_tables_are_the_decoders(frames, tables, seed):
+    """The encoder picks every class's table in one compiled pass, the decoder a level (in
+    level 0 a frame) at a time: the same tables."""
+    rng = np.random.default_rng(seed)
+    k = np.round(rng.laplace(size=(2, frames, 9)) * rng.choice([3.0, 300.0])).astype(np.int64)
+    rung = rng.integers(0, 64, size=k.shape).astype(np.int8)
+    chosen = remainder_tables_of(k, rung, tables)
+    for level in range(len(LEVELS)):
+        f = level_frames(frames, level)
+        big = np.abs(k[:, f]) >= 3
+        far = class_far(spread(k), level)[big]
+        expected = class_tables(far, rung[:, f][big], tables)
+        np.testing.assert_array_equal(chosen[:, f][big], expected)
+        assert np.all(chosen[:, f][~big] == 0)
 
 
 def test_remainder_classes_cost_less_where_the_neighbours_say_how_loud():

@@ -2,7 +2,7 @@ import numpy as np
 
 from bitstream.trellis import reconstruction_levels
 from codec.entropy_model import estimated_bits, fit_tables
-from codec.quantizer import quantize, trellis_quantize
+from codec.quantizer import quantize, round_to_q0, trellis_quantize
 
 
 def music_like(seed: int = 0, shape=(4, 24, 128)) -> np.ndarray:
@@ -26,7 +26,7 @@ def test_without_a_price_on_bits_the_trellis_packs_its_levels_densely():
     coefficients = music_like()
     step = 0.05
     model = fit_tables(np.round(coefficients / (2 * step)).astype(np.int64))
-    k = trellis_quantize(coefficients, step, 0.0, model)
+    k = trellis_quantize(coefficients, step, 0.0, model, round_to_q0(coefficients, step))
     error = coefficients - reconstruction_levels(k) * step
     assert np.abs(error).max() <= 2 * step
     busy = np.abs(coefficients) > 10 * step  # where the error is granular, not zeroing

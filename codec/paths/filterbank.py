@@ -333,7 +333,8 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
     model = read_model(shared.sections)
     coefficients = mdct(latents, model.bins)
     lam = quality_to_lambda(shared.quality)
-    indices = trellis_quantize(coefficients, model.step, lam, model.tables)
+    guess = round_to_q0(coefficients, model.step)
+    indices = trellis_quantize(coefficients, model.step, lam, model.tables, guess)
     segment = FilterbankSegment(model, signal.steps, indices)
     return [(SHARED_MODEL, shared.digest), *segment_sections(segment)]
 
