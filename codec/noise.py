@@ -38,11 +38,12 @@ def noise_fill(coefficients: np.ndarray, indices: np.ndarray, step: float, seed:
     zero in the other regions."""
     rms = np.stack([np.sqrt(np.mean(coefficients[..., r] ** 2, -1))
                     for r in regions(indices.shape[-1], FIRST_GROUP)], -1)  # fmt: skip
-    rms = rms[empty(indices, FIRST_GROUP)] * GAIN / step
+    silent = empty(indices, FIRST_GROUP)
+    rms = rms[silent] * GAIN / step
     with np.errstate(divide="ignore"):
         levels = np.round(np.log2(rms)) + OFFSET
     levels = np.clip(np.nan_to_num(levels, neginf=0), 0, LEVELS - 1).astype(np.int64)
-    holes = _holes(indices, FIRST_GROUP)
+    holes = _holes(indices, silent, FIRST_GROUP)
     groups = np.broadcast_to(bin_groups(indices.shape[-1]), indices.shape)
     power = np.zeros((len(indices), GROUPS))
     count = np.zeros((len(indices), GROUPS))
@@ -56,11 +57,10 @@ def noise_fill(coefficients: np.ndarray, indices: np.ndarray, step: float, seed:
     return NoiseFill(seed, FIRST_GROUP, levels, hole_levels[:, FIRST_GROUP:])
 
 
-def _holes(indices: np.ndarray, first: int) -> np.ndarray:
+def _holes(indices: np.ndarray, silent: np.ndarray, first: int) -> np.ndarray:
     """Whether each index is a hole: zero, in a region from group ``first`` up that is not
-    empty (filled as a whole)."""
+    ``silent`` (empty: filled as a whole)."""
     holes = np.zeros(indices.shape, bool)
-    silent = empty(indices, first)
     for region, r in enumerate(regions(indices.shape[-1], first)):
         holes[..., r] = (indices[..., r] == 0) & ~silent[..., region][..., None]
     return holes
@@ -79,12 +79,12 @@ def with_noise(
     be filled one at a time (``fill``'s hole levels are then the channel's own)."""
     out = dequantized.copy()
     positions = position + np.arange(indices.size).reshape(indices.shape)
-    holes = _holes(indices, fill.first)
+    silent = empty(indices, fill.first)
+    holes = _holes(indices, silent, fill.first)
     hole_levels = np.pad(fill.holes, ((0, 0), (fill.first, 0)))  # no holes filled below
     hole_scale = step * hole_levels[:, bin_groups(indices.shape[-1])] / HOLE_UNIT
     hole_scale = np.broadcast_to(hole_scale[:, None, :], indices.shape)
     out[holes] = noise(fill.seed, positions[holes]) * hole_scale[holes]
-    silent = empty(indices, fill.first)
     scale = np.zeros(silent.shape)
     scale[silent] = np.where(fill.levels > 0, step * 2.0 ** (fill.levels - OFFSET), 0.0)
     for region, r in enumerate(regions(indices.shape[-1], fill.first)):
