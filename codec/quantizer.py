@@ -147,8 +147,8 @@ def _costs(tables: CoefficientTables, lam: float) -> tuple[np.ndarray, np.ndarra
     unused = np.array([len(table.frequencies) < HEADS for table in tables.heads])
     bits[unused] = np.log2(HEADS)
     classes = code_lengths(tables.remainders, MAX_CLASS + 1, beyond=UNSEEN_BITS)
-    unseen = np.ones(classes.shape, bool)  # beyond a table, or at its least frequency
+    unseen = np.ones(classes.shape, bool)  # beyond a table, or at its least code
     for row, table in zip(unseen, tables.remainders, strict=True):
-        row[: len(table.frequencies)] = table.frequencies <= 1
+        row[: len(table.frequencies)] = table.codes == 0
     classes = np.where(unseen, classes.min(axis=0)[None, :], classes)
     return (lam * bits).astype(np.float32).ravel(), (lam * classes).astype(np.float32)
