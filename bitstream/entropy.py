@@ -53,8 +53,8 @@ class FrequencyTable:
 
     A table that goes into a file is made from one byte per symbol, its *code*, the log
     of its probability in sixteenths of an octave (:meth:`from_codes`): a 2 % error in a
-    probability costs about 0.0004 bits a symbol, and the table takes a third of the
-    bytes its 16-bit frequencies would."""
+    probability costs about 0.0004 bits a symbol, and the table takes half the bytes
+    its 16-bit frequencies would (measured: 46 %)."""
 
     offset: int
     frequencies: np.ndarray
