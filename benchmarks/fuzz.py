@@ -121,9 +121,12 @@ def damage(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
         field = rng.choice(SIZE_FIELDS[tag])
         payload[field : field + 4] = struct.pack("<I", 0xFFFFFFFF >> rng.integers(0, 16))
     else:  # fresh crc: random bytes written over part of a payload, CRC recomputed
+        before = bytes(payload)
         if payload:
             at = int(rng.integers(len(payload)))
             payload[at : at + int(rng.integers(1, 9))] = rng.bytes(int(rng.integers(1, 9)))
+        if bytes(payload) == before:  # the bytes drawn were those already there: no damage
+            payload += b"\x00"
     crc = struct.pack("<I", zlib.crc32(tag + bytes(payload)))
     head = tag + struct.pack("<I", len(payload))
     return data[:start] + head + bytes(payload) + crc + data[end:]
