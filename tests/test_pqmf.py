@@ -25,7 +25,9 @@ from tests.helpers import boundary_and_middle_error
 
 
 def test_the_stored_prototype_is_the_designed_one():
-    np.testing.assert_allclose(pqmf_prototype(), design_prototype(), rtol=0, atol=1e-12)
+    # the optimizer meets the design's conditions to about 1e-9; scipy and BLAS releases
+    # move the last digits of where it stops (1e-10 seen), and the codec uses the stored one
+    np.testing.assert_allclose(pqmf_prototype(), design_prototype(), rtol=0, atol=1e-9)
 
 
 def test_pqmf_bands_are_sharp_and_power_complementary():

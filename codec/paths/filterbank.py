@@ -32,6 +32,7 @@ Nothing here needs torch: analysis, fitting and synthesis are numpy.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,8 +286,11 @@ def _reconstruct(signal: SegmentSignal, dequantized: np.ndarray, layer: np.ndarr
 def weight_integers(offsets: np.ndarray, distortion: float) -> tuple[dict, float]:
     """The decoder's weight offsets as integers, named as the file holds them, and their
     step: rounded to a step that grows with the coding's own error, so that they cost
-    about 1 kB and change the SNR by less than 0.01 dB (measured on 60 s excerpts)."""
-    step = max(WEIGHT_STEP * float(np.sqrt(distortion)), SMALLEST_WEIGHT_STEP)
+    about 1 kB and change the SNR by less than 0.01 dB (measured on 60 s excerpts). The step
+    is a whole number of quarter octaves: the distortion's last bits differ with the BLAS's
+    thread count (a Dask worker has one), and the file must not."""
+    target = max(WEIGHT_STEP * float(np.sqrt(distortion)), SMALLEST_WEIGHT_STEP)
+    step = 2.0 ** (round(4 * math.log2(target)) / 4)
     return {SYNTHESIS: np.round(offsets / step).astype(np.int64)}, step
 
 
