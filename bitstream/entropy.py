@@ -284,8 +284,7 @@ class SymbolReader:
 def mantissa_streams(width: np.ndarray, mantissa: np.ndarray) -> list[tuple[np.ndarray, RawBits]]:
     """The bits below each magnitude's leading one (:func:`bitstream.integers.bit_classes`),
     raw, in runs of equal width: the streams :func:`read_magnitudes` reads back."""
-    runs = runs_of(width, int(width.max(initial=-1)) + 1)  # wider ones would be empty
-    return [(mantissa[run], RawBits(bits)) for bits, run in enumerate(runs)]
+    return [(mantissa[run], RawBits(bits)) for bits, run in enumerate(_width_runs(width))]
 
 
 def read_magnitudes(reader: SymbolReader, sizes: np.ndarray) -> np.ndarray:
@@ -293,9 +292,14 @@ def read_magnitudes(reader: SymbolReader, sizes: np.ndarray) -> np.ndarray:
     leading one read from ``reader`` as :func:`mantissa_streams` wrote them."""
     width = np.maximum(sizes - 1, 0)
     mantissa = np.zeros(len(sizes), dtype=np.int64)
-    for bits, run in enumerate(runs_of(width, int(width.max(initial=-1)) + 1)):  # wider: none
+    for bits, run in enumerate(_width_runs(width)):
         mantissa[run] = reader.read(RawBits(bits), len(run))
     return np.where(sizes > 0, (1 << width) + mantissa, 0)
+
+
+def _width_runs(width: np.ndarray) -> list[np.ndarray]:
+    """Positions of each mantissa width, 0 to the widest present (wider ones are empty)."""
+    return runs_of(width, int(width.max(initial=-1)) + 1)
 
 
 def decode_symbols(data: bytes, tables: Sequence[Model], counts: Sequence[int]) -> list[np.ndarray]:
