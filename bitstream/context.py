@@ -54,7 +54,7 @@ from bitstream.entropy import (
     read_magnitudes,
 )
 from bitstream.integers import MAX_CLASS, bit_classes
-from bitstream.trellis import NEXT_STATE
+from bitstream.trellis import NEXT_STATE, QUANTIZER_OF_STATE
 
 LEVELS = ((0, 4), (2, 4), (1, 2))  # (first frame, frame stride) of each level
 DISTANCE = (0, 2, 1)  # how far each level's known neighbouring frames are
@@ -72,6 +72,7 @@ RUNGS_PER_CLASS_STEP = 8  # two octaves of the rung add one to a class's context
 CLASS_TABLES = 32  # at most
 
 NEXT = NEXT_STATE.ravel().astype(np.int8)  # next state at 2 x state + parity
+QUANTIZER = QUANTIZER_OF_STATE.astype(np.int8)  # of each state
 _MAX_ACTIVITY = 2 * 3 * NEAR_CAP + 2 * 4 * FAR_CAP  # 2 near + far, near and far at most
 BUCKET_OF_ACTIVITY = np.searchsorted(THRESHOLDS, np.arange(_MAX_ACTIVITY + 1), side="right")
 
@@ -112,12 +113,18 @@ def class_far(spreads: np.ndarray, level: int) -> np.ndarray:
     rows = np.arange(frames)[level_frames(frames, level)]
     far = np.zeros((channels, len(rows), bins), dtype=np.int32)
     if level == 0:
-        far[:, 1:] = 2 * spreads[:, rows[:-1]]
+        far[:, 1:] = level_zero_far(spreads[:, rows[:-1]])
         return far
     for source in (rows - DISTANCE[level], rows + DISTANCE[level]):
         inside = (source >= 0) & (source < frames)
         far[:, inside] += spreads[:, source[inside]]
     return far
+
+
+def level_zero_far(previous: np.ndarray) -> np.ndarray:
+    """A level-0 frame's neighbours' sum, from the :func:`spread` of the level's previous
+    frame: twice it, as if it stood on both sides."""
+    return 2 * previous
 
 
 def class_tables(far: np.ndarray, rung: np.ndarray, tables: int) -> np.ndarray:
@@ -302,7 +309,11 @@ def decode_coefficients(
         negative = reader.read(RawBits(1), int(np.count_nonzero(head))).astype(bool)
         if level == 0:  # a frame at a time: each frame's tables need the frame before it
             for row in range(rows):
-                far = 2 * spread(magnitude[:, row - 1]) if row else np.zeros((channels, bins))
+                far = (
+                    level_zero_far(spread(magnitude[:, row - 1]))
+                    if row
+                    else np.zeros((channels, bins))
+                )
                 _read_remainders(reader, magnitude[:, row], far, rung[:, row], remainders)
         else:
             _read_remainders(reader, magnitude, class_far(spread(k), level), rung, remainders)

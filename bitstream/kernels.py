@@ -13,10 +13,14 @@ from bitstream.context import (
     CLASS_THRESHOLDS,
     DISTANCE,
     FAR_CAP,
+    LEVELS,
     NEAR_CAP,
     NEXT,
+    QUANTIZER,
     RUNGS_PER_CLASS_STEP,
 )
+
+CYCLE = LEVELS[0][1]  # level 0 holds every 4th frame, level 1 those halfway, level 2 the rest
 
 
 @numba.njit(cache=True)
@@ -27,11 +31,11 @@ def context_keys_of(k, context, quantizer):
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
-            level = 0 if f % 4 == 0 else (1 if f % 4 == 2 else 2)
+            level = 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
             d = DISTANCE[level]
             state = m1 = m2 = 0
             for j in range(bins):
-                q = state >> 1
+                q = QUANTIZER[state]
                 near = 2 * m1 + m2
                 if level == 0:
                     activity = 3 * near
@@ -58,21 +62,21 @@ def class_tables_of(k, rung, tables, chosen):
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
-            level = 0 if f % 4 == 0 else (1 if f % 4 == 2 else 2)
+            level = 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
             for j in range(bins):
                 chosen[c, f, j] = 0
                 if abs(k[c, f, j]) < 3:
                     continue
-                if level == 0:  # the level's previous frame, counted twice
-                    sources, weight = (f - 4, -1), 2
+                if level == 0:  # the level's previous frame, counted twice (level_zero_far)
+                    sources = (f - CYCLE, f - CYCLE)
                 else:
-                    sources, weight = (f - DISTANCE[level], f + DISTANCE[level]), 1
+                    sources = (f - DISTANCE[level], f + DISTANCE[level])
                 far = 0
                 for g in sources:
                     if 0 <= g < frames:
                         for jj, tap in ((j - 1, 1), (j, 2), (j + 1, 1)):
                             if 0 <= jj < bins:
-                                far += weight * tap * abs(k[c, g, jj])
+                                far += tap * abs(k[c, g, jj])
                 step = np.searchsorted(CLASS_THRESHOLDS, far, side="right")
                 chosen[c, f, j] = min(step + rung[c, f, j] // RUNGS_PER_CLASS_STEP, tables - 1)
 
@@ -82,7 +86,7 @@ def head_tables(state, m1, m2, far, base, adjust, level, rungs, probabilities, r
     """For one bin of every row: the rung that the row's context picks (into ``rung``) and
     its head table's probabilities (into the rows of ``chosen``)."""
     for r in range(len(state)):
-        quantizer = state[r] >> 1
+        quantizer = QUANTIZER[state[r]]
         near = 2 * m1[r] + m2[r]
         activity = 3 * near if level == 0 else 2 * near + far[r]
         bucket = BUCKET_OF_ACTIVITY[activity]

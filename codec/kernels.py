@@ -16,6 +16,7 @@ from bitstream.context import (
     RUNGS_PER_CLASS_STEP,
 )
 from bitstream.integers import MAX_CLASS
+from bitstream.trellis import QUANTIZER_OF_STATE, STATES
 from codec.quantizer import INTO_PARITY, INTO_STATE
 
 
@@ -48,7 +49,7 @@ def trellis_search(
     (float32), a row at a time: rows are independent, so they run in parallel and give
     the same integers whatever the thread count.
 
-    Along a row each of the 4 states keeps its survivor's cost and its last two
+    Along a row each of the 8 states keeps its survivor's cost and its last two
     magnitudes (the near context). At a bin, each state's quantizer offers zero and its
     two levels around ``a``; each is priced squared error + lambda x bits, its head under
     the table that the state's context picks (``row_base + adjust[state, bucket]``, as
@@ -58,14 +59,14 @@ def trellis_search(
     """
     rows, bins = a.shape
     for row in numba.prange(rows):
-        cost = np.zeros(4)
+        cost = np.zeros(STATES)
         cost[1:] = np.inf  # every chain starts in state 0
-        m1 = np.zeros(4, np.int64)
-        m2 = np.zeros(4, np.int64)
-        chosen = np.zeros((bins, 4), np.int64)
-        from_state = np.zeros((bins, 4), np.int64)
-        moves = np.zeros((4, 2))  # each state's best even and best odd move
-        moved = np.zeros((4, 2), np.int64)  # and their magnitudes
+        m1 = np.zeros(STATES, np.int64)
+        m2 = np.zeros(STATES, np.int64)
+        chosen = np.zeros((bins, STATES), np.int64)
+        from_state = np.zeros((bins, STATES), np.int64)
+        moves = np.zeros((STATES, 2))  # each state's best even and best odd move
+        moved = np.zeros((STATES, 2), np.int64)  # and their magnitudes
         fixed = np.zeros((2, 3))  # per quantizer and candidate: the costs not in context
         heads = np.zeros((2, 3), np.int64)
         sizes = np.zeros((2, 3), np.int64)  # remainder classes; -1 where none
@@ -91,8 +92,8 @@ def trellis_search(
                     bits = np.float32((1.0 if m > 0 else 0.0) + rest)
                     fixed[q, c] = error + np.float64(lam * bits)
                     heads[q, c] = head
-            for s in range(4):
-                q = s >> 1
+            for s in range(STATES):
+                q = QUANTIZER_OF_STATE[s]
                 near = 2 * m1[s] + m2[s]
                 activity = 3 * near if level == 0 else 2 * near + far[row, j]
                 rung = min(max(row_base[row, j] + adjust[s, BUCKET_OF_ACTIVITY[activity]], 0),
@@ -113,14 +114,14 @@ def trellis_search(
                 moved[s, 0] = 0 if zero else (lower[q] if lower_is_even else lower[q] + 1)
                 moved[s, 1] = lower[q] + 1 if lower_is_even else lower[q]
             previous_m1 = m1.copy()
-            for t in range(4):  # each next state takes the cheaper of its two moves in
+            for t in range(STATES):  # each next state takes the cheaper of its two moves in
                 sa, pa = INTO_STATE[t, 0], INTO_PARITY[t, 0]
                 sb, pb = INTO_STATE[t, 1], INTO_PARITY[t, 1]
                 if moves[sb, pb] < moves[sa, pa]:
                     cost[t], from_state[j, t], chosen[j, t] = moves[sb, pb], sb, moved[sb, pb]
                 else:
                     cost[t], from_state[j, t], chosen[j, t] = moves[sa, pa], sa, moved[sa, pa]
-            for t in range(4):
+            for t in range(STATES):
                 m2[t] = previous_m1[from_state[j, t]]
                 m1[t] = min(chosen[j, t], NEAR_CAP)
         state = np.argmin(cost)

@@ -6,12 +6,12 @@ gain-normalized audio, so 1 / distortion is the SNR) of one bit per sample, and 
 :func:`quantizer_step`: each quality step is worth about 3 dB.
 
 The indices mean what :mod:`bitstream.trellis` says: each row (one coded latent channel,
-one transform frame) is a chain through a 4-state trellis whose state picks one of two
+one transform frame) is a chain through an 8-state trellis whose state picks one of two
 quantizers, Q0 (the even multiples of the step) or Q1 (zero and the odd multiples).
 :func:`trellis_quantize` finds, for every row, the path through the trellis that
 minimizes squared error + lambda x bits, counting the bits with frozen tables under the
 contexts the decoder will see (:mod:`bitstream.context`): a Viterbi search along the bins
-in which each of the four survivors keeps its own last two magnitudes (the near
+in which each of the eight survivors keeps its own last two magnitudes (the near
 context). Rows of one frame level only depend on the levels before them, so they are
 searched together, a bin at a time. :func:`quantize` alternates the search with refitting
 the tables.
@@ -48,7 +48,7 @@ from bitstream.context import (
 )
 from bitstream.entropy import code_lengths
 from bitstream.integers import MAX_CLASS
-from bitstream.trellis import NEXT_STATE, QUANTIZER_OF_STATE, reconstruction_levels
+from bitstream.trellis import NEXT_STATE, QUANTIZER_OF_STATE, STATES, reconstruction_levels
 from codec.entropy_model import fit_tables
 
 DEFAULT_QUALITY = 7.0
@@ -82,7 +82,10 @@ def dequantize(indices: np.ndarray, step: float) -> np.ndarray:
 
 
 # the two (state, parity) moves into each state: NEXT_STATE[s, p] == t
-_INTO = [[(s, p) for s in range(4) for p in range(2) if NEXT_STATE[s, p] == t] for t in range(4)]
+_INTO = [
+    [(s, p) for s in range(STATES) for p in range(2) if NEXT_STATE[s, p] == t]
+    for t in range(STATES)
+]
 INTO_STATE = np.array([[s for s, _ in moves] for moves in _INTO])
 INTO_PARITY = np.array([[p for _, p in moves] for moves in _INTO])
 UNSEEN_BITS = 32.0  # the cost of a remainder class beyond its table: never chosen

@@ -23,7 +23,13 @@ from bitstream.context import (
 )
 from bitstream.entropy import FrequencyTable
 from bitstream.integers import MAX_CLASS, bit_classes
-from bitstream.trellis import NEXT_STATE, quantizer_bits, reconstruction_levels
+from bitstream.trellis import (
+    NEXT_STATE,
+    QUANTIZER_OF_STATE,
+    STATES,
+    quantizer_bits,
+    reconstruction_levels,
+)
 from codec.entropy_model import fit_tables
 
 
@@ -83,17 +89,25 @@ def test_large_indices_round_trip():
 
 def test_trellis_states_and_levels():
     k = np.array([[[0, 1, 1, 2, -3, 0]]])
-    # state 0 -(0, even)-> 0 -(1, odd)-> 2 -(1, odd)-> 3 -(2, even)-> 3 -(3, odd)-> 1 -> ...
-    assert quantizer_bits(k).tolist() == [[[0, 0, 1, 1, 1, 0]]]  # Q1 in states 2 and 3
+    # state 0 -(0, even)-> 0 -(1, odd)-> 6 -(1, odd)-> 7 -(2, even)-> 5 -(3, odd)-> 5 -> ...
+    assert quantizer_bits(k).tolist() == [[[0, 0, 1, 1, 1, 1]]]  # Q1 in states 4 to 7
     assert reconstruction_levels(k).tolist() == [[[0, 2, 1, 3, -5, 0]]]
-    # Q0 (states 0, 1) gives even levels; Q1 (states 2, 3) zero or odd levels
+    # Q0 (states 0 to 3) gives even levels; Q1 (states 4 to 7) zero or odd levels
     rng = np.random.default_rng(0)
     k = rng.integers(-9, 10, size=(3, 4, 50))
     q1, levels = quantizer_bits(k) == 1, reconstruction_levels(k)
     assert np.all(levels[~q1] % 2 == 0)
     assert np.all((levels[q1] % 2 == 1) | (levels[q1] == 0))
     assert np.array_equal(np.sign(levels), np.sign(k))
-    assert NEXT_STATE.shape == (4, 2)
+
+
+def test_trellis_is_a_trellis():
+    # two moves into every state, both from states of one quantizer, as out of every state
+    assert NEXT_STATE.shape == (STATES, 2)
+    assert np.bincount(NEXT_STATE.ravel(), minlength=STATES).tolist() == [2] * STATES
+    for t in range(STATES):
+        sources = np.argwhere(t == NEXT_STATE)[:, 0]
+        assert len(set(QUANTIZER_OF_STATE[sources])) == 1
 
 
 def test_levels_cover_every_frame_once():

@@ -6,7 +6,7 @@ Designed (the same for every song):
   a critically sampled cosine-modulated filterbank in 8 of the 64 latent channels;
 - **transform**: an MDCT along each latent channel's time axis, ``bins`` latents a frame
   (:mod:`codec.transform`), which gives 512 to 4096 effective frequency bins;
-- **quantizer** (:mod:`codec.quantizer`): 4-state trellis-coded quantization;
+- **quantizer** (:mod:`codec.quantizer`): 8-state trellis-coded quantization;
 - **coder** (:mod:`bitstream.context`): the indices coded by context, with integer tables.
 
 Fitted to each song (each segment): the frame length (a quick estimate of distortion +
