@@ -308,13 +308,11 @@ def decode_coefficients(
         magnitude = head.astype(np.int32, order="C")  # C order: reshape(-1) is a view
         negative = reader.read(RawBits(1), int(np.count_nonzero(head))).astype(bool)
         if level == 0:  # a frame at a time: each frame's tables need the frame before it
+            previous = np.zeros((channels, bins), np.int32)  # the first has none: zeros
             for row in range(rows):
-                far = (
-                    level_zero_far(spread(magnitude[:, row - 1]))
-                    if row
-                    else np.zeros((channels, bins))
-                )
+                far = level_zero_far(previous)
                 _read_remainders(reader, magnitude[:, row], far, rung[:, row], remainders)
+                previous = spread(magnitude[:, row])
         else:
             _read_remainders(reader, magnitude, class_far(spread(k), level), rung, remainders)
         known[:, f] = np.minimum(magnitude, FAR_CAP)

@@ -23,6 +23,12 @@ from bitstream.context import (
 CYCLE = LEVELS[0][1]  # level 0 holds every 4th frame, level 1 those halfway, level 2 the rest
 
 
+@numba.njit(inline="always")
+def _level_of(f):
+    """The level (:data:`bitstream.context.LEVELS`) of frame ``f``."""
+    return 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
+
+
 @numba.njit(cache=True)
 def context_keys_of(k, context, quantizer):
     """One pass over ``k``, a row at a time: the trellis state along the row gives the
@@ -31,7 +37,7 @@ def context_keys_of(k, context, quantizer):
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
-            level = 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
+            level = _level_of(f)
             d = DISTANCE[level]
             state = m1 = m2 = 0
             for j in range(bins):
@@ -62,7 +68,7 @@ def class_tables_of(k, rung, tables, chosen):
     channels, frames, bins = k.shape
     for c in range(channels):
         for f in range(frames):
-            level = 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
+            level = _level_of(f)
             for j in range(bins):
                 chosen[c, f, j] = 0
                 if abs(k[c, f, j]) < 3:

@@ -29,7 +29,7 @@ QUANTIZER_OF_STATE = np.arange(STATES) // (STATES // 2)
 
 
 def quantizer_bits(k: np.ndarray) -> np.ndarray:
-    """Whether each index of ``k`` (..., bins) is read with Q1 (a state from 4 on)."""
+    """Whether each index of ``k`` (..., bins) is read with Q1 (its state's quantizer)."""
     bits = np.empty(k.shape, dtype=np.int8)
     rows = (math.prod(k.shape[:-1]), k.shape[-1])  # not -1: there may be no bins
     _quantizer_bits(k.reshape(rows), bits.reshape(rows))
@@ -38,11 +38,10 @@ def quantizer_bits(k: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True)
 def _quantizer_bits(k, bits):
-    half = len(NEXT_STATE) // 2
     for row in range(k.shape[0]):
         state = 0
         for j in range(k.shape[1]):
-            bits[row, j] = state >= half
+            bits[row, j] = QUANTIZER_OF_STATE[state]
             state = NEXT_STATE[state, k[row, j] & 1]
 
 
