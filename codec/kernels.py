@@ -192,7 +192,9 @@ BLOCK = 4096  # input steps a pass spreads: its output stays within the caches
 def spread_phases(x, weight, phases):
     """Add each input step ``x[i, n]`` times tap ``r + stride m`` of ``weight[i, o]`` into
     ``phases[r, o, n + m]``: a transposed convolution, one output phase at a time. The
-    innermost loop runs along the steps, contiguous: it vectorizes."""
+    innermost loop runs along the steps, contiguous: it vectorizes. Zero taps are skipped:
+    the filterbank's decoder, unless fitted, joins no mid band to a side output, so half
+    its weights are zeros."""
     channels, steps = x.shape
     outs, taps = weight.shape[1], weight.shape[2]
     stride = phases.shape[0]
@@ -205,6 +207,8 @@ def spread_phases(x, weight, phases):
                 row = x[i]
                 for tap in range(r, taps, stride):
                     w, m = weight[i, o, tap], (tap - r) // stride
+                    if w == 0:
+                        continue
                     target = out[start + m : stop + m]
                     source = row[start:stop]
                     for n in range(stop - start):
