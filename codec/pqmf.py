@@ -145,7 +145,7 @@ def pqmf_prototype() -> np.ndarray:
 def pqmf_basis() -> np.ndarray:
     """(taps, bands) analysis filters of the cosine-modulated filterbank.
 
-    Each filter keeps all but about 3e-7 of its energy within a quarter band of its own
+    Each filter keeps all but about 1e-7 of its energy within a quarter band of its own
     band, where the 8-tap MDCT filterbank of the same shape leaks 5-10 %: a tone is
     coded in one band, not smeared over two.
     """
