@@ -53,11 +53,9 @@ def fit_synthesis(latents: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     layer = synthesis_start().astype(np.float64)
     for phase in (0, 1):
         # output 2u + phase of the transposed convolution reads tap k of latent u - m,
-        # with k = 2m + phase + PADDING: taps of one parity, the central ones
-        taps = np.arange((phase + PADDING) % 2, KERNEL, 2)
-        shifts = (taps - phase - PADDING) // 2
-        central = (shifts >= -lags // 2) & (shifts < lags // 2)
-        taps, shifts = taps[central], shifts[central]
+        # with k = 2m + phase + PADDING: the central taps of one parity
+        shifts = np.arange(-lags // 2, lags // 2)
+        taps = 2 * shifts + phase + PADDING
         gram = np.zeros((CODED_CHANNELS, lags, CODED_CHANNELS, lags))
         for j, a in enumerate(shifts):
             for jj, b in enumerate(shifts):
