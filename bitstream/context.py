@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,12 @@ def bin_groups(bins: int) -> np.ndarray:
     """Group (0 to GROUPS - 1) of each bin, log-spaced so low bins get groups of their own."""
     edges = np.round(np.exp2(np.arange(1, GROUPS) * np.log2(bins + 1) / GROUPS)) - 1
     return np.searchsorted(edges, np.arange(bins), side="right")
+
+
+def channel_groups(bins: Sequence[int]) -> list[list[int]]:
+    """The coded channels whose frames have ``bins`` bins, each length's together, the
+    shortest first: the order in which they are coded, each group as one array."""
+    return [[c for c, b in enumerate(bins) if b == length] for length in sorted(set(bins))]
 
 
 def level_frames(frames: int, level: int) -> slice:
@@ -210,6 +217,12 @@ class CoefficientTables:
         if any(t.offset != 0 or len(t.frequencies) > MAX_CLASS for t in self.remainders):
             raise FormatError(f"remainder tables must cover classes 0 to at most {MAX_CLASS - 1}")
 
+    def of_channels(self, channels: Sequence[int]) -> CoefficientTables:
+        """The tables as they code some of the coded channels (in that order): their rows
+        of ``base``, everything else shared."""
+        return CoefficientTables(self.base[list(channels)], self.adjust, self.heads,
+                                 self.remainders)  # fmt: skip
+
     def rung(self, channel, group, level, quantizer, bucket) -> np.ndarray:
         r = self.base[channel, group] + self.adjust[level, quantizer, bucket]
         return np.clip(r, 0, self.rungs - 1)
@@ -242,6 +255,12 @@ def coding_contexts(k: np.ndarray, tables: CoefficientTables) -> tuple[np.ndarra
 
 def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
     """Code indices ``k`` (channels, frames, bins) with ``tables``; see the module's text."""
+    return encode_symbols(coefficient_streams(k, tables))
+
+
+def coefficient_streams(k: np.ndarray, tables: CoefficientTables) -> list:
+    """The runs of symbols (:func:`bitstream.entropy.encode_symbols`) that code ``k``:
+    several arrays' runs, one after another, code them into one stream."""
     k = np.asarray(k, dtype=np.int64)
     tables.check(k.shape[0])
     if np.abs(k).max(initial=0) >= (1 << MAX_CLASS) + 3:
@@ -266,13 +285,23 @@ def encode_coefficients(k: np.ndarray, tables: CoefficientTables) -> bytes:
             size, width, mantissa = bit_classes(remainder[:, part][big])
             streams.append((size, remainders.choose(classes[:, part][big])))
             streams += mantissa_streams(width, mantissa)
-    return encode_symbols(streams)
+    return streams
 
 
 def decode_coefficients(
     data: bytes, shape: tuple[int, int, int], tables: CoefficientTables
 ) -> np.ndarray:
-    """The inverse of :func:`encode_coefficients`.
+    """The inverse of :func:`encode_coefficients`."""
+    reader = SymbolReader(data)
+    k = read_coefficients(reader, shape, tables)
+    reader.finish()
+    return k
+
+
+def read_coefficients(
+    reader: SymbolReader, shape: tuple[int, int, int], tables: CoefficientTables
+) -> np.ndarray:
+    """Indices of ``shape`` read from ``reader``, where :func:`coefficient_streams` put them.
 
     Decoding runs a loop over the bins of each level, so it keeps its arrays small (int8
     where it can): they are as large as the song, and memory traffic is most of its time.
@@ -281,7 +310,6 @@ def decode_coefficients(
 
     channels, frames, bins = shape
     tables.check(channels)
-    reader = SymbolReader(data)
     heads, remainders = TableSet(tables.heads), TableSet(tables.remainders)
     k = np.zeros(shape, dtype=np.int32)
     known = np.zeros(shape, dtype=np.int8)
@@ -320,7 +348,6 @@ def decode_coefficients(
         flipped = np.flatnonzero(flat)[negative]
         flat[flipped] = -flat[flipped]
         k[:, f] = magnitude
-    reader.finish()
     return k
 
 

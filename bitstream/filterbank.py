@@ -3,11 +3,11 @@
 The path's *model*, what its decoder needs besides a segment's indices, is held in four
 sections, a segment's own or a shared model's (:mod:`bitstream.saem`):
 
-``QUAN`` (8 bytes, little-endian)::
+``QUAN`` (6 + 2 C bytes, little-endian)::
 
     f32  quantizer step: an index decodes to its reconstruction level times the step
-    u16  transform bins B: latent steps per transform frame
     u16  coded latent channels C: channels 0 to C-1 of the 64 carry coefficients
+    C x u16  transform bins B_c of each coded channel: latent steps per transform frame
 
 ``WGTS``: the decoder's first layer, as integer offsets (times one step) from the
 filterbank synthesis it starts from (:mod:`bitstream.weights`).
@@ -20,13 +20,16 @@ filterbank synthesis it starts from (:mod:`bitstream.weights`).
 
 Then the segment's own two:
 
-``LAYT`` (8 bytes): u32 latent steps S (the audio and a margin on each side, a quarter
-rate), u32 transform frames F of each coded channel.
+``LAYT`` (4 bytes): u32 latent steps S (the audio and a margin on each side, a quarter
+rate). Coded channel c has F_c = ceil(S / B_c) + 1 transform frames.
 
-``LATS``: the C x F x B trellis quantization indices (:mod:`bitstream.context`).
+``LATS``: the trellis quantization indices (:mod:`bitstream.context`), F_c x B_c of each
+coded channel, in one stream: the channels of each frame length together as one array,
+the shortest frames first (:func:`bitstream.context.channel_groups`).
 
 ``NOIS``, only in files coded for listening: the levels of the noise that fills the
-regions the indices leave at zero (:mod:`bitstream.noise`).
+regions the indices leave at zero (:mod:`bitstream.noise`). Here, and with ``SCAL``,
+every coded channel has the same frame length.
 
 ``SCAL``, only in files coded for listening: scale factors, C x GROUPS int8 exponents
 ``e`` (-32 to 32), one for each coded channel and bin group of
@@ -34,11 +37,13 @@ regions the indices leave at zero (:mod:`bitstream.noise`).
 dequantized value (noise included) times ``2 ** (e / 4)``, so each region has its own
 quantizer step, in 1.5 dB steps.
 
->>> model = FilterbankModel(0.25, 4, {}, 1e-3, CoefficientTables.flat(channels=1))
->>> segment = FilterbankSegment(model, 10, np.array([[[0, 1, -2, 0]] * 3]))
+>>> model = FilterbankModel(0.25, (4, 2), {}, 1e-3, CoefficientTables.flat(channels=2))
+>>> indices = (np.array([[0, 1, -2, 0]] * 4), np.array([[3, 0]] * 6))  # 10 steps
+>>> segment = FilterbankSegment(model, 10, indices)
 >>> sections = dict(model_sections(model) + segment_sections(segment))
->>> read_segment(sections, frames=8).indices.tolist()
-[[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]]]
+>>> [channel.tolist() for channel in read_segment(sections, frames=8).indices]
+[[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]],
+ [[3, 0], [3, 0], [3, 0], [3, 0], [3, 0], [3, 0]]]
 """
 
 from __future__ import annotations
@@ -57,10 +62,11 @@ from bitstream.context import (
     LEVELS,
     MAX_RUNGS,
     CoefficientTables,
-    decode_coefficients,
-    encode_coefficients,
+    channel_groups,
+    coefficient_streams,
+    read_coefficients,
 )
-from bitstream.entropy import pack_tables, unpack_tables
+from bitstream.entropy import SymbolReader, encode_symbols, pack_tables, unpack_tables
 from bitstream.noise import NoiseFill, pack_noise, unpack_noise
 from bitstream.weights import pack_weights, unpack_weights
 
@@ -70,8 +76,8 @@ NOISE = b"NOIS"  # a segment's noise levels, where it has them (bitstream.noise)
 SCALES = b"SCAL"  # a segment's scale factors, where it has them
 MAX_SCALE = 32  # |exponent|: a region's step at most 2**8 times the model's, either way
 MAX_CODED_CHANNELS = 64
-_QUAN = struct.Struct("<fHH")
-_LAYT = struct.Struct("<II")
+_QUAN = struct.Struct("<fH")  # then a u16 per coded channel
+_LAYT = struct.Struct("<I")
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +85,7 @@ class FilterbankModel:
     """What the decoder needs besides the indices: fitted to a song, or shared."""
 
     step: float
-    bins: int  # latent steps per transform frame
+    bins: tuple[int, ...]  # latent steps per transform frame, of each coded channel
     weights: dict[str, np.ndarray]  # integers: the decoder's offsets over weight_step
     weight_step: float
     tables: CoefficientTables
@@ -95,7 +101,7 @@ class FilterbankSegment:
 
     model: FilterbankModel
     latent_steps: int
-    indices: np.ndarray  # (coded channels, transform frames, bins)
+    indices: tuple[np.ndarray, ...]  # (transform frames, bins) of each coded channel
     noise: NoiseFill | None = None
     scales: np.ndarray | None = None  # (coded channels, GROUPS) exponents, quarter octaves
 
@@ -106,7 +112,11 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
     maps = np.concatenate([tables.base.ravel(), tables.adjust.ravel()])
     if np.abs(maps).max(initial=0) > 127:
         raise ValueError("context maps must fit int8")
-    quan = _QUAN.pack(model.step, model.bins, model.coded_channels)
+    if len(model.bins) != model.coded_channels:
+        raise ValueError(f"{len(model.bins)} frame lengths for {model.coded_channels} channels")
+    quan = _QUAN.pack(model.step, model.coded_channels) + struct.pack(
+        f"<{len(model.bins)}H", *model.bins
+    )
     _read_quan(quan)
     offsets = {name: (model.weight_step, values) for name, values in model.weights.items()}
     return [
@@ -120,11 +130,19 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
 def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     """The LAYT and LATS sections of a segment (its indices entropy-coded), and its NOIS
     and SCAL sections if it has noise levels and scale factors."""
-    coded, frames, bins = segment.indices.shape
-    if (coded, bins) != (segment.model.coded_channels, segment.model.bins):
-        raise ValueError(f"indices of shape {segment.indices.shape} for the model")
-    layout = _LAYT.pack(segment.latent_steps, frames)
-    lats = encode_coefficients(segment.indices, segment.model.tables)
+    model, indices = segment.model, segment.indices
+    shapes = [np.shape(channel) for channel in indices]
+    coded = model.coded_channels
+    if shapes != [(frame_count(segment.latent_steps, bins), bins) for bins in model.bins]:
+        raise ValueError(f"indices of shapes {shapes} for {segment.latent_steps} steps")
+    if (segment.noise is not None or segment.scales is not None) and len(set(model.bins)) > 1:
+        raise ValueError("noise levels and scale factors need one frame length")
+    layout = _LAYT.pack(segment.latent_steps)
+    streams = []
+    for group in channel_groups(model.bins):
+        k = np.stack([indices[c] for c in group])
+        streams += coefficient_streams(k, model.tables.of_channels(group))
+    lats = encode_symbols(streams)
     noise = [] if segment.noise is None else [(NOISE, pack_noise(segment.noise))]
     scales = [] if segment.scales is None else [(SCALES, _pack_scales(segment.scales, coded))]
     return [(b"LAYT", layout), (b"LATS", lats), *noise, *scales]
@@ -183,28 +201,46 @@ def read_segment(
     layout, lats = require(sections, *SEGMENT_SECTIONS)
     if len(layout) != _LAYT.size:
         raise FormatError(f"LAYT section is {len(layout)} bytes, expected {_LAYT.size}")
-    steps, transform_frames = _LAYT.unpack(layout)
+    [steps] = _LAYT.unpack(layout)
     if steps > frames // 4 + (1 << 16):
         raise FormatError(f"LAYT: {steps} latent steps for {frames} frames")
-    if transform_frames > steps // model.bins + 2:
-        raise FormatError(f"LAYT: {transform_frames} frames of {model.bins} bins for {steps} steps")
-    shape = (model.coded_channels, transform_frames, model.bins)
+    if (NOISE in sections or SCALES in sections) and len(set(model.bins)) > 1:
+        raise FormatError("NOIS and SCAL need one frame length for every coded channel")
     if not decode_indices:
-        return FilterbankSegment(model, steps, np.zeros((shape[0], 0, shape[2]), np.int64))
-    indices = decode_coefficients(lats, shape, model.tables)
-    noise = unpack_noise(sections[NOISE], indices) if NOISE in sections else None
-    scales = _read_scales(sections[SCALES], shape[0]) if SCALES in sections else None
-    return FilterbankSegment(model, steps, indices, noise, scales)
+        undecoded = tuple(np.zeros((0, bins), np.int64) for bins in model.bins)
+        return FilterbankSegment(model, steps, undecoded)
+    indices: list = [None] * model.coded_channels
+    reader = SymbolReader(lats)
+    for group in channel_groups(model.bins):
+        bins = model.bins[group[0]]
+        shape = (len(group), frame_count(steps, bins), bins)
+        k = read_coefficients(reader, shape, model.tables.of_channels(group))
+        for c, channel in zip(group, k, strict=True):
+            indices[c] = channel
+    reader.finish()
+    stacked = np.stack(indices) if NOISE in sections else None  # one frame length: checked
+    noise = unpack_noise(sections[NOISE], stacked) if NOISE in sections else None
+    scales = _read_scales(sections[SCALES], len(indices)) if SCALES in sections else None
+    return FilterbankSegment(model, steps, tuple(indices), noise, scales)
 
 
-def _read_quan(quan: bytes) -> tuple[float, int, int]:
-    if len(quan) != _QUAN.size:
-        raise FormatError(f"QUAN section is {len(quan)} bytes, expected {_QUAN.size}")
-    step, bins, coded = _QUAN.unpack(quan)
+def frame_count(steps: int, bins: int) -> int:
+    """Transform frames of a coded channel of ``bins`` bins in a segment of ``steps``
+    latent steps (the MDCT's, :func:`codec.transform.frame_count`)."""
+    return -(-steps // bins) + 1
+
+
+def _read_quan(quan: bytes) -> tuple[float, tuple[int, ...], int]:
+    if len(quan) < _QUAN.size:
+        raise FormatError(f"QUAN section is {len(quan)} bytes, at least {_QUAN.size}")
+    step, coded = _QUAN.unpack_from(quan)
     if not math.isfinite(step) or step <= 0:
         raise FormatError(f"QUAN: quantizer step {step} is unusable")
-    if bins < 2 or bins % 2:
-        raise FormatError(f"QUAN: {bins} transform bins (an even number, at least 2)")
     if not 1 <= coded <= MAX_CODED_CHANNELS:
         raise FormatError(f"QUAN: {coded} coded channels (1 to {MAX_CODED_CHANNELS})")
+    if len(quan) != _QUAN.size + 2 * coded:
+        raise FormatError(f"QUAN section is {len(quan)} bytes for {coded} coded channels")
+    bins = struct.unpack_from(f"<{coded}H", quan, _QUAN.size)
+    if any(b < 2 or b % 2 for b in bins):
+        raise FormatError(f"QUAN: transform bins {list(bins)} (even numbers, at least 2)")
     return step, bins, coded

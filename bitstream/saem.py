@@ -1,6 +1,6 @@
 """The ``.saem`` file: a model shared by many ``.sae`` files (an artist's).
 
-A ``.saem`` file is a :mod:`bitstream.container` with magic ``b"SAEM"``, version 4, and
+A ``.saem`` file is a :mod:`bitstream.container` with magic ``b"SAEM"``, version 5, and
 these sections, in this order:
 
 ``HEAD`` (little-endian)::
@@ -33,7 +33,7 @@ import numpy as np
 from bitstream.container import FormatError, bytes_left, read_container, write_container
 
 MODEL_MAGIC = b"SAEM"
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 DIGEST_SIZE = 32  # SHA-256
 _HEAD = struct.Struct("<fB")
 

@@ -26,6 +26,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from bitstream.context import (
@@ -37,6 +39,7 @@ from bitstream.context import (
     MAX_RUNGS,
     CoefficientTables,
     bin_groups,
+    channel_groups,
     coding_contexts,
     context_keys,
     remainder_tables_of,
@@ -49,8 +52,14 @@ SMALLEST = 0.01  # scale of the lowest rung, in indices
 FIT_ROUNDS = 6
 
 
-def fit_tables(k: np.ndarray, cover_all: bool = False) -> CoefficientTables:
-    """Fit the entropy model to trellis indices (channels, frames, bins), frozen to tables.
+Indices = np.ndarray | Sequence[np.ndarray]  # (channels, frames, bins), or a channel's each
+
+
+def fit_tables(k: Indices, cover_all: bool = False) -> CoefficientTables:
+    """Fit the entropy model to trellis indices, frozen to tables: ``k`` is a (channels,
+    frames, bins) array, or one (frames, bins) array per coded channel, whose frame
+    lengths may differ (the channels of each length are coded together, one set of tables
+    shared by all).
 
     A song's own tables need to cover only the symbols it holds; with ``cover_all`` every
     table covers every symbol there is (those never seen at the least frequency), so that
@@ -59,24 +68,46 @@ def fit_tables(k: np.ndarray, cover_all: bool = False) -> CoefficientTables:
     return _fit(k, cover_all)[0]
 
 
-def estimated_bits(k: np.ndarray) -> float:
+def estimated_bits(k: Indices) -> float:
     """The bits that coding ``k`` under tables fitted to it takes, tables left out: the
     ideal code length of its heads and remainder classes, plus its raw bits."""
+    return float(estimated_channel_bits(k).sum())
+
+
+def estimated_channel_bits(k: Indices) -> np.ndarray:
+    """:func:`estimated_bits` of each coded channel."""
     from codec.kernels import index_bits_sum
 
-    tables, k, context, rung, classes = _fit(k)
+    tables, groups = _fit(k)
     heads = code_lengths(tables.heads, HEADS, BEYOND_BITS)
     remainders = code_lengths(tables.remainders, MAX_CLASS + 1, BEYOND_BITS)
-    return index_bits_sum(k, context, rung, classes, heads, remainders)
+    bits = np.zeros(len(tables.base))
+    for channels, part, context, rung, classes in groups:
+        bits[channels] = index_bits_sum(part, context, rung, classes, heads, remainders)
+    return bits
 
 
-def index_bits(k: np.ndarray, tables: CoefficientTables) -> np.ndarray:
+def index_bits(k: Indices, tables: CoefficientTables) -> list[np.ndarray]:
     """The bits each index of ``k`` takes under ``tables`` (its ideal code length, head,
-    sign and remainder together): where a file's bits go."""
-    rung, quantizer = coding_contexts(k, tables)
-    magnitude = np.abs(k)
-    classes = remainder_tables_of(k, rung, len(tables.remainders))
-    return _index_bits(magnitude, rung, quantizer, classes, tables)
+    sign and remainder together), a (frames, bins) array per coded channel: where a
+    file's bits go."""
+    bits: list = [None] * len(tables.base)
+    for channels, part in channel_arrays(k):
+        rung, quantizer = coding_contexts(part, tables.of_channels(channels))
+        classes = remainder_tables_of(part, rung, len(tables.remainders))
+        part_bits = _index_bits(np.abs(part), rung, quantizer, classes, tables)
+        for c, each in zip(channels, part_bits, strict=True):
+            bits[c] = each
+    return bits
+
+
+def channel_arrays(k: Indices) -> list[tuple[list[int], np.ndarray]]:
+    """The coded channels of each frame length in ``k`` (:func:`bitstream.context.
+    channel_groups`), and their indices as one (channels, frames, bins) int64 array."""
+    if isinstance(k, np.ndarray):  # one frame length: the array as it is
+        return [(list(range(len(k))), np.ascontiguousarray(k, dtype=np.int64))]
+    return [(group, np.stack([k[c] for c in group]).astype(np.int64))
+            for group in channel_groups([np.shape(channel)[-1] for channel in k])]  # fmt: skip
 
 
 BEYOND_BITS = PRECISION + 8.0  # a symbol past a short table: the coder's least probability
@@ -104,25 +135,30 @@ def heads_and_classes(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return head.reshape(np.shape(magnitude)), size.reshape(np.shape(magnitude))
 
 
-def _envelope_keys(k: np.ndarray) -> np.ndarray:
-    """(channels, bins): the envelope factor of each index, by channel and bin group."""
-    channels, _, bins = k.shape
-    return np.arange(channels)[:, None] * GROUPS + bin_groups(bins)[None, :]
+def _envelope_keys(channels: list[int], bins: int) -> np.ndarray:
+    """(channels, bins): the envelope factor of each index, by coded channel and bin group."""
+    return np.asarray(channels)[:, None] * GROUPS + bin_groups(bins)[None, :]
 
 
-def _fit(k: np.ndarray, cover_all: bool = False):
-    """The tables, and what pricing ``k`` under them needs: ``k`` as int64, and each
-    index's context, rung and remainder table."""
+def _fit(k: Indices, cover_all: bool = False):
+    """The tables, and what pricing ``k`` under them needs, for each frame length's
+    channels: their numbers, their indices as int64, and each index's context, rung and
+    remainder table."""
     from codec.kernels import pair_sums, symbol_counts
 
-    channels = k.shape[0]
-    k = np.ascontiguousarray(k, dtype=np.int64)
-    context, _ = context_keys(k)
+    arrays = channel_arrays(k)
+    channels = sum(len(group) for group, _ in arrays)
     contexts = len(LEVELS) * 2 * BUCKETS
-    envelope_keys = _envelope_keys(k)
     # sums and counts per (envelope, context) pair are all the fit needs
     shape = (channels * GROUPS, contexts)
-    total, count = pair_sums(k, context, envelope_keys, contexts, shape[0] * shape[1])
+    total, count = np.zeros(shape[0] * shape[1]), np.zeros(shape[0] * shape[1], np.int64)
+    keyed = []
+    for group, part in arrays:
+        context, _ = context_keys(part)
+        envelope_keys = _envelope_keys(group, part.shape[2])
+        part_total, part_count = pair_sums(part, context, envelope_keys, contexts, total.size)
+        total, count = total + part_total, count + part_count
+        keyed.append((group, part, context, envelope_keys))
     total, count = total.reshape(shape), count.reshape(shape)
     envelope, context_scale = np.zeros(shape[0]), np.zeros(shape[1])
 
@@ -137,14 +173,18 @@ def _fit(k: np.ndarray, cover_all: bool = False):
     adjust = np.clip(np.round(context_scale / RUNG), -128, 127).astype(np.int64)
     rungs = int(np.clip(base.max() + adjust.max() + 1, 1, MAX_RUNGS))
     rung_of_pair = np.clip(base[:, None] + adjust[None, :], 0, rungs - 1).ravel()
-    rung = np.empty(k.shape, np.int8)
-    heads = symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung)
-    magnitude = np.abs(k)
-    classes = remainder_tables_of(k, rung, CLASS_TABLES)
-    head, size = heads_and_classes(magnitude)
-    big = head >= 3
-    pairs = classes[big].astype(np.int64) * MAX_CLASS + size[big]
-    sizes = np.bincount(pairs, minlength=CLASS_TABLES * MAX_CLASS).reshape(-1, MAX_CLASS)
+    heads = np.zeros(rungs * 2 * HEADS, np.int64)
+    sizes = np.zeros((CLASS_TABLES, MAX_CLASS), np.int64)
+    groups = []
+    for group, part, context, envelope_keys in keyed:
+        rung = np.empty(part.shape, np.int8)
+        heads += symbol_counts(part, context, envelope_keys, rung_of_pair, contexts, rungs, rung)
+        classes = remainder_tables_of(part, rung, CLASS_TABLES)
+        head, size = heads_and_classes(np.abs(part))
+        big = head >= 3
+        pairs = classes[big].astype(np.int64) * MAX_CLASS + size[big]
+        sizes += np.bincount(pairs, minlength=sizes.size).reshape(sizes.shape)
+        groups.append((group, part, context, rung, classes))
     used = CLASS_TABLES if cover_all else int(np.flatnonzero(sizes.sum(1)).max(initial=0)) + 1
     largest = int(np.flatnonzero(sizes.sum(0)).max(initial=0))
     remainders = sizes[:used, : MAX_CLASS if cover_all else largest + 1]
@@ -165,4 +205,4 @@ def _fit(k: np.ndarray, cover_all: bool = False):
         [table(counts) for counts in heads.reshape(-1, HEADS)],
         [remainder_table(counts) for counts in remainders],
     )
-    return tables, k, context, rung, classes
+    return tables, groups

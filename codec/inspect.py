@@ -68,8 +68,8 @@ class BitUsage(NamedTuple):
 
     channel_names: list[str]  # the coded latent channels: which signal, which band
     channel_bits: np.ndarray  # per coded latent channel
-    seconds: np.ndarray  # the middle of each transform frame
-    kbps: np.ndarray  # each transform frame's bits over its hop
+    seconds: np.ndarray  # where each hop of the shortest transform frames starts
+    kbps: np.ndarray  # the bits of each such hop (longer frames' spread evenly) over it
 
 
 def bit_usage(data: bytes, models: Iterable[SharedModel] = ()) -> BitUsage:
@@ -82,13 +82,21 @@ def bit_usage(data: bytes, models: Iterable[SharedModel] = ()) -> BitUsage:
             raise FormatError(f"bit usage is drawn for the filterbank path, not {header.path}")
         coded = read_segment(segment.sections, header.frames)
         bits = index_bits(coded.indices, coded.model.tables)
-        _, frames, hop = coded.indices.shape
+        # over time on the shortest frames' hops: a longer frame's bits spread evenly
+        # over the hops it spans
+        hop = min(coded.model.bins)
+        spans = [channel.shape[1] // hop for channel in bits]
+        cells = max(len(channel) * span for channel, span in zip(bits, spans, strict=True))
+        over_time = np.zeros(cells)
+        for channel, span in zip(bits, spans, strict=True):
+            spread = np.repeat(channel.sum(axis=1) / span, span)
+            over_time[: len(spread)] += spread
         left = layout(header.frames, CONTEXT_STEPS)[1]
         hop_seconds = hop * STRIDE / header.sample_rate
         start = header.first_frame - left
-        seconds.append((start + np.arange(frames) * hop * STRIDE) / header.sample_rate)
-        kbps.append(bits.sum(axis=(0, 2)) / hop_seconds / 1000)
-        channel_bits.append(bits.sum(axis=(1, 2)))
+        seconds.append((start + np.arange(cells) * hop * STRIDE) / header.sample_rate)
+        kbps.append(over_time / hop_seconds / 1000)
+        channel_bits.append([channel.sum() for channel in bits])
     nyquist = header.sample_rate / 2 / 1000
     names = [
         f"{('mid', 'side')[c // 4]} {nyquist * (c % 4) / 4:.3g}-{nyquist * (c % 4 + 1) / 4:.3g} kHz"

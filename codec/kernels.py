@@ -165,23 +165,23 @@ def symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung
 
 @numba.njit(cache=True)
 def index_bits_sum(k, context, rung, classes, heads, remainders):
-    """The ideal code length of all of ``k``: each head under its table (rung and
-    quantizer), a sign bit per non-zero index, each remainder's class under its table
+    """The ideal code length of each channel of ``k``: each head under its table (rung
+    and quantizer), a sign bit per non-zero index, each remainder's class under its table
     (``classes``) and its mantissa bits."""
-    bits = 0.0
     channels, frames, bins = k.shape
+    bits = np.zeros(channels)
     for c in range(channels):
         for f in range(frames):
             for j in range(bins):
                 quantizer = context[c, f, j] // BUCKETS % 2
                 m = abs(k[c, f, j])
                 head = m if m < 3 else 4 - (m & 1)
-                bits += heads[2 * rung[c, f, j] + quantizer, head] + (1.0 if m > 0 else 0.0)
+                bits[c] += heads[2 * rung[c, f, j] + quantizer, head] + (1.0 if m > 0 else 0.0)
                 if head >= 3:
                     size, remainder = 0, (m - 3) >> 1
                     while remainder:
                         size, remainder = size + 1, remainder >> 1
-                    bits += remainders[classes[c, f, j], size] + max(size - 1, 0)
+                    bits[c] += remainders[classes[c, f, j], size] + max(size - 1, 0)
     return bits
 
 

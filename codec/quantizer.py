@@ -49,9 +49,12 @@ from bitstream.context import (
 from bitstream.entropy import code_lengths
 from bitstream.integers import MAX_CLASS
 from bitstream.trellis import NEXT_STATE, QUANTIZER_OF_STATE, STATES, reconstruction_levels
-from codec.entropy_model import fit_tables
+from codec.entropy_model import channel_arrays, fit_tables
 
 DEFAULT_QUALITY = 7.0
+# a (channels, frames, bins) array, or one (frames, bins) array per coded channel, whose
+# frame lengths may differ
+Coefficients = np.ndarray | list[np.ndarray]
 STEP_PER_ROOT_LAMBDA = 1.88
 
 
@@ -91,29 +94,55 @@ INTO_PARITY = np.array([[p for _, p in moves] for moves in _INTO])
 UNSEEN_BITS = 32.0  # the cost of a remainder class beyond its table: never chosen
 
 
-def quantize(
-    coefficients: np.ndarray, step: float, lam: float, rounds: int = 2
-) -> tuple[np.ndarray, CoefficientTables]:
-    """Trellis indices of ``coefficients`` (channels, frames, bins) and the tables fitted
-    to them. ``lam`` prices a bit in squared error of the coefficients; each of ``rounds``
-    searches counts bits with the tables fitted to the previous one's indices, the first
-    with tables fitted to plain rounding."""
-    k = round_to_q0(coefficients, step)
+def quantize(coefficients: Coefficients, step: float, lam: float, rounds: int = 2):
+    """Trellis indices of ``coefficients`` and the tables fitted to them: a (channels,
+    frames, bins) array gives an array, one (frames, bins) array per coded channel gives
+    a list of them. ``lam`` prices a bit in squared error of the coefficients; each of
+    ``rounds`` searches counts bits with the tables fitted to the previous one's indices,
+    the first with tables fitted to plain rounding."""
+    k = _each(round_to_q0, coefficients, step)
     for _ in range(rounds):
         k = trellis_quantize(coefficients, step, lam, fit_tables(k), k)
     return k, fit_tables(k)
 
 
+def _each(function, coefficients: Coefficients, *arguments):
+    """``function`` of an array, or of each channel's."""
+    if isinstance(coefficients, np.ndarray):
+        return function(coefficients, *arguments)
+    return [function(channel, *arguments) for channel in coefficients]
+
+
 def trellis_quantize(
+    coefficients: Coefficients,
+    step: float,
+    lam: float,
+    tables: CoefficientTables,
+    guess: Coefficients,
+):
+    """The indices that minimize squared error + ``lam`` x bits under ``tables``, an array
+    or a list as ``coefficients`` is (:func:`quantize`). Level 0's remainder classes are
+    picked by the level's previous frame, not known before the search: indices ``guess``
+    (a previous search's, or plain rounding) stand in for it."""
+    if isinstance(coefficients, np.ndarray):
+        return _trellis_quantize(coefficients, step, lam, tables, np.asarray(guess))
+    k: list = [None] * len(coefficients)
+    for channels, part in channel_arrays(guess):
+        x = np.stack([coefficients[c] for c in channels])
+        found = _trellis_quantize(x, step, lam, tables.of_channels(channels), part)
+        for c, each in zip(channels, found, strict=True):
+            k[c] = each
+    return k
+
+
+def _trellis_quantize(
     coefficients: np.ndarray,
     step: float,
     lam: float,
     tables: CoefficientTables,
     guess: np.ndarray,
 ) -> np.ndarray:
-    """The indices that minimize squared error + ``lam`` x bits under ``tables``. Level
-    0's remainder classes are picked by the level's previous frame, not known before the
-    search: indices ``guess`` (a previous search's, or plain rounding) stand in for it."""
+    """:func:`trellis_quantize` of one (channels, frames, bins) array."""
     from codec.kernels import trellis_search  # compiled: decoding never needs it
 
     channels, frames, bins = coefficients.shape

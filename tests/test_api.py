@@ -57,13 +57,14 @@ def fitted_offsets(data: bytes) -> tuple[dict, float, np.ndarray]:
 
 def test_the_fitted_decoder_improves_the_snr_where_it_pays():
     """The file's decoder is fitted to the song where the fit gains more than its bytes
-    cost: on a minute of music at quality 6 it does, and with its offsets zeroed (the
+    cost: on 90 s of music at quality 5 it does, and with its offsets zeroed (the
     designed inverse of the analysis) the same file decodes worse; on 2 s it does not, and
-    the offsets are 0. (With the 256-tap filterbank the fit pays less often than it did:
-    30 s of this clip no longer gain enough at any quality.)"""
+    the offsets are 0. (With the 256-tap filterbank and each channel's own frame length
+    the fit pays less often than it did: a minute of this clip no longer gains enough at
+    qualities 2 to 13.)"""
     clip, rate = sf.read(ROOT / "examples" / "sectoid-feelings-10s.flac", dtype="float32")
-    music = np.tile(clip, (6, 1))
-    data = compress(music, rate, quality=6.0)
+    music = np.tile(clip, (9, 1))  # one segment
+    data = compress(music, rate, quality=5.0)
     sections, step, offsets = fitted_offsets(data)
     assert np.abs(offsets).max() > 0
     sections[b"WGTS"] = pack_weights({"synthesis": (step, 0 * offsets)})

@@ -31,9 +31,10 @@ from bitstream.weights import pack_weights, unpack_weights
 HEADER = SegmentHeader(44100, 2, 0, 300, True, 0.25, 7.0, "filterbank")
 
 
-def sample_segment() -> FilterbankSegment:
+def sample_segment(bins: tuple[int, ...] = (16, 8, 16)) -> FilterbankSegment:
+    """Three coded channels of 80 latent steps (6 frames of 16 bins, 11 of 8)."""
     rng = np.random.default_rng(0)
-    q = np.round(rng.laplace(size=(3, 6, 16)) * 2).astype(np.int64)
+    q = tuple(np.round(rng.laplace(size=(80 // b + 1, b)) * 2).astype(np.int64) for b in bins)
     flat = CoefficientTables.flat(channels=3)
     heads = [FrequencyTable.from_probabilities(0, rng.random(HEADS) + 0.1) for _ in range(4)]
     weights = {"w": rng.integers(-300, 300, (4, 3, 2)), "b": np.zeros(4, dtype=int)}
@@ -43,7 +44,7 @@ def sample_segment() -> FilterbankSegment:
         heads,
         flat.remainders,
     )
-    return FilterbankSegment(FilterbankModel(0.3, 16, weights, 0.001, tables), 80, q)
+    return FilterbankSegment(FilterbankModel(0.3, bins, weights, 0.001, tables), 80, q)
 
 
 def sections_of(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
@@ -63,21 +64,26 @@ def test_file_round_trip():
     assert segment.header == HEADER
     assert list(segment.stored_bytes) == ["HEAD", "QUAN", "WGTS", "CTXM", "TABL", "LAYT", "LATS"]
     back = read_one(data)
-    np.testing.assert_array_equal(back.indices, sample.indices)
+    for channel, sent in zip(back.indices, sample.indices, strict=True):
+        np.testing.assert_array_equal(channel, sent)
     model = back.model
     np.testing.assert_array_equal(model.tables.base, sample.model.tables.base)
     np.testing.assert_array_equal(model.tables.adjust, sample.model.tables.adjust)
     assert model.tables.heads == sample.model.tables.heads
     assert model.tables.remainders == sample.model.tables.remainders
-    assert (back.latent_steps, model.bins, model.coded_channels) == (80, 16, 3)
+    assert (back.latent_steps, model.bins, model.coded_channels) == (80, (16, 8, 16), 3)
     assert model.step == pytest.approx(0.3) and model.weight_step == pytest.approx(0.001)
     np.testing.assert_array_equal(model.weights["w"], sample.model.weights["w"])
-    assert read_one(data, decode_indices=False).indices.size == 0
+    assert [c.shape for c in read_one(data, decode_indices=False).indices] == [
+        (0, 16),
+        (0, 8),
+        (0, 16),
+    ]
 
 
-def rewrite(tag: bytes, payload: bytes) -> bytes:
+def rewrite(tag: bytes, payload: bytes, bins: tuple[int, ...] = (16, 8, 16)) -> bytes:
     """A valid container (fresh CRCs) with one section replaced or added."""
-    data = write_segment(HEADER, sections_of(sample_segment()))
+    data = write_segment(HEADER, sections_of(sample_segment(bins)))
     _, sections = read_container(io.BytesIO(data), SAE_MAGIC, {VERSION})
     sections[tag] = payload
     return write_container(SAE_MAGIC, VERSION, list(sections.items()))
@@ -108,20 +114,22 @@ def test_bad_headers(data, message):
         read_one(rewrite(b"HEAD", data))
 
 
-def quan(step=0.3, bins=16, coded=3) -> bytes:
-    return struct.pack("<fHH", step, bins, coded)
+def quan(step=0.3, bins=(16, 8, 16), coded=3) -> bytes:
+    return struct.pack(f"<fH{len(bins)}H", step, coded, *bins)
 
 
 @pytest.mark.parametrize(
     "tag, payload, message",
     [
         (b"QUAN", quan(step=0.0), "step 0.0 is unusable"),
-        (b"QUAN", quan(bins=3), "3 transform bins"),
-        (b"QUAN", quan(coded=65), "65 coded channels"),
-        (b"QUAN", quan(coded=2), "CTXM section is"),
-        (b"QUAN", quan()[:-1], "QUAN section is 7 bytes"),
-        (b"LAYT", struct.pack("<II", 1 << 30, 6), "latent steps for 300 frames"),
-        (b"LAYT", struct.pack("<II", 80, 1000), "1000 frames of 16 bins"),
+        (b"QUAN", quan(bins=(16, 3, 16)), r"transform bins \[16, 3, 16\]"),
+        (b"QUAN", quan(bins=(16,) * 65, coded=65), "65 coded channels"),
+        (b"QUAN", quan(bins=(16, 16), coded=2), "CTXM section is"),
+        (b"QUAN", quan(bins=(16, 16)), "QUAN section is 10 bytes for 3 coded channels"),
+        (b"QUAN", quan(bins=(16, 16, 8)), "symbol stream"),
+        (b"QUAN", quan()[:5], "QUAN section is 5 bytes"),
+        (b"LAYT", struct.pack("<I", 1 << 30), "latent steps for 300 frames"),
+        (b"LAYT", struct.pack("<I", 81), "symbol stream"),
         (b"LAYT", b"\x00", "LAYT section is 1 bytes"),
         (b"CTXM", b"\x00", "CTXM section"),
         (b"SCAL", bytes(3 * GROUPS - 1), "SCAL section is 23 bytes for 3 coded channels"),
@@ -134,8 +142,15 @@ def quan(step=0.3, bins=16, coded=3) -> bytes:
     ],
 )
 def test_bad_filterbank_sections(tag, payload, message):
+    bins = (16, 16, 16) if tag in (b"NOIS", b"SCAL") else (16, 8, 16)  # NOIS, SCAL need one
     with pytest.raises(FormatError, match=message):
-        read_one(rewrite(tag, payload))
+        read_one(rewrite(tag, payload, bins))
+
+
+def test_noise_needs_one_frame_length():
+    for tag in (b"NOIS", b"SCAL"):
+        with pytest.raises(FormatError, match="one frame length for every coded channel"):
+            read_one(rewrite(tag, bytes(3 * GROUPS)))
 
 
 def test_bad_tables():
@@ -240,7 +255,7 @@ def test_the_source_is_recorded_in_the_first_segment():
     [segment] = read_segments(with_source())
     assert segment.source == SOURCE and list(segment.stored_bytes)[:2] == ["HEAD", "SRCE"]
     assert b"SRCE" not in segment.sections  # the coding path never sees it
-    assert read_one(with_source()).indices.shape == sample_segment().indices.shape
+    assert len(read_one(with_source()).indices) == len(sample_segment().indices)
     plain = write_segment(HEADER, sections_of(sample_segment()))
     assert next(read_segments(plain)).source is None  # a file coded from an array
     assert len(with_source()) - len(plain) == source_size(SOURCE) == 12 + len(SOURCE.pack())

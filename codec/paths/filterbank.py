@@ -4,13 +4,14 @@ Designed (the same for every song):
 
 - **analysis** (:mod:`codec.pqmf`): mid/side, then four bands per side at a quarter rate,
   a critically sampled cosine-modulated filterbank in 8 of the 64 latent channels;
-- **transform**: an MDCT along each latent channel's time axis, ``bins`` latents a frame
-  (:mod:`codec.transform`), which gives 512 to 4096 effective frequency bins;
+- **transform**: an MDCT along each latent channel's time axis, ``bins`` latents a frame,
+  chosen for each channel (:mod:`codec.transform`), 128 to 1024 frequency bins per band;
 - **quantizer** (:mod:`codec.quantizer`): 8-state trellis-coded quantization;
 - **coder** (:mod:`bitstream.context`): the indices coded by context, with integer tables.
 
-Fitted to each song (each segment): the frame length (a quick estimate of distortion +
-lambda x rate picks one of :data:`FRAME_STEPS`), the entropy tables
+Fitted to each song (each segment): the frame length of each latent channel (a quick
+estimate of distortion + lambda x rate picks one of :data:`FRAME_STEPS`: a band of a tonal
+bass may want long frames while the bands above want short ones), the entropy tables
 (:mod:`codec.entropy_model`), and the decoder's first layer, which starts as the
 filterbank's exact inverse and is fitted, in closed form, to turn the song's quantized
 latents back into the song (:mod:`codec.refine`); its offsets go into the file.
@@ -39,6 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bitstream import FormatError, SharedModel
+from bitstream.context import channel_groups
 from bitstream.filterbank import (
     FilterbankModel,
     FilterbankSegment,
@@ -50,7 +52,7 @@ from bitstream.filterbank import (
 from bitstream.noise import empty
 from bitstream.sae import SHARED_MODEL, segment_size
 from codec.audio import to_channels
-from codec.entropy_model import estimated_bits, fit_tables
+from codec.entropy_model import estimated_bits, estimated_channel_bits, fit_tables
 from codec.masking import bin_scales, scale_factors
 from codec.noise import noise_fill, with_noise
 from codec.paths.base import EncodeOptions
@@ -75,7 +77,7 @@ from codec.rate import RATE_TOLERANCE, Candidate, off_target, search_rate
 from codec.refine import fit_synthesis
 from codec.segments import SegmentSignal, layout
 from codec.settings import FitSettings
-from codec.transform import frame_count, imdct, mdct
+from codec.transform import imdct, mdct
 
 NAME = "filterbank"
 FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
@@ -89,8 +91,9 @@ SMALLEST_WEIGHT_STEP = 2.0**-20
 @dataclass(frozen=True)
 class FilterbankPath:
     """The filterbank path; ``frame_steps`` pins the transform's frame length (latent
-    steps, a multiple of 4), which is otherwise chosen per song; ``tune`` says what it
-    codes for: the SNR (the default), or a listener (:mod:`codec.noise`)."""
+    steps, a multiple of 4) in every channel, which is otherwise chosen per song and
+    channel; ``tune`` says what it codes for: the SNR (the default), or a listener
+    (:mod:`codec.noise`), which takes one frame length for all channels."""
 
     frame_steps: int | None = None
     tune: str = "snr"  # or "listen": regions left at zero are filled with noise
@@ -115,7 +118,7 @@ class FilterbankPath:
     def describe(self, sections: dict[bytes, bytes]) -> dict:
         model = read_model(sections)
         return {"arch": NAME, "coded_latent_channels": model.coded_channels,
-                "transform_bins": model.bins, "quantizer_step": model.step}  # fmt: skip
+                "transform_bins": list(model.bins), "quantizer_step": model.step}  # fmt: skip
 
 
 def encode(
@@ -134,10 +137,12 @@ def encode(
     if target is not None:  # a first guess of the quality, from the quick estimate
         guess = _counted(passes, estimate, mdct(latents, frame_steps or FRAME_STEPS[2]), signal)
         quality = search_rate(guess, target, quality).quality
-    if frame_steps is None:
-        frame_steps = choose_frame_steps([latents], signal.samples, quality)
-    coefficients = mdct(latents, frame_steps)
-    scales = scale_factors(coefficients) if listen else None
+    if frame_steps is not None:
+        bins = (frame_steps,) * CODED_CHANNELS
+    else:  # noise filling and scale factors work on one frame length
+        bins = choose_frame_steps([latents], quality, each_channel=not listen)
+    coefficients = transform([latents], bins)
+    scales = scale_factors(np.stack(coefficients)) if listen else None
     unfitted = np.zeros(synthesis_start().shape)
     code = _counted(passes, code_at, coefficients, signal, scales, unfitted)
     best = code(quality) if target is None else search_rate(code, target, quality)
@@ -177,24 +182,35 @@ def _rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, floa
     return estimated_bits(indices), float(np.sum((coefficients - 2 * indices * step) ** 2))
 
 
-def choose_frame_steps(latents: list[np.ndarray], samples: int, quality: float) -> int:
-    """The frame length whose estimate, over the latents of one or more segments, costs
-    least distortion + lambda x rate: long frames for tonal music, short ones for dense."""
-    lam = quality_to_lambda(quality)
+def choose_frame_steps(
+    latents: list[np.ndarray], quality: float, each_channel: bool = True
+) -> tuple[int, ...]:
+    """The frame length of each coded channel whose estimate, over the latents of one or
+    more segments, costs least distortion + lambda x rate: long frames for tonal music,
+    short ones for dense; without ``each_channel``, the one length that costs least in
+    all channels together."""
+    lam, step = quality_to_lambda(quality), quantizer_step(quality)
+    costs = []  # (lengths, channels)
+    for frame_steps in FRAME_STEPS:
+        coefficients = _pooled(latents, frame_steps)
+        indices = round_to_q0(coefficients, step)
+        error = np.sum((coefficients - 2 * indices * step) ** 2, axis=(1, 2))
+        costs.append(error + lam * estimated_channel_bits(indices))
+    costs = np.array(costs)
+    if not each_channel:
+        return (FRAME_STEPS[int(np.argmin(costs.sum(1)))],) * costs.shape[1]
+    return tuple(FRAME_STEPS[int(choice)] for choice in np.argmin(costs, axis=0))
 
-    @functools.cache
-    def cost(choice: int) -> float:
-        bits, error = _rounded_cost(_pooled(latents, FRAME_STEPS[choice]), quality)
-        return Candidate(quality, bits / samples, error / samples).cost(lam)
 
-    # the cost falls toward one length and rises beyond it (on all 12 songs at 5 qualities,
-    # benchmarks/results/experiments.md), so a descent from the middle finds the least
-    # with three estimates instead of four
-    choice = len(FRAME_STEPS) // 2
-    for step in (-1, 1):
-        while choice + step in range(len(FRAME_STEPS)) and cost(choice + step) < cost(choice):
-            choice += step
-    return FRAME_STEPS[choice]
+def transform(latents: list[np.ndarray], bins: tuple[int, ...]) -> list[np.ndarray]:
+    """The MDCT coefficients (frames, bins) of each latent channel, each its own frame
+    length, of the latents of one or more segments (their frames one after another)."""
+    coefficients: list = [None] * len(bins)
+    for group in channel_groups(bins):
+        pooled = _pooled([each[group] for each in latents], bins[group[0]])
+        for c, each in zip(group, pooled, strict=True):
+            coefficients[c] = each
+    return coefficients
 
 
 def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
@@ -203,29 +219,35 @@ def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
 
 
 def code_at(
-    coefficients: np.ndarray,
+    coefficients: list[np.ndarray],
     signal: SegmentSignal,
     scales: np.ndarray | None,
     offsets: np.ndarray,
     quality: float,
 ) -> Candidate:
-    """The segment coded at ``quality`` with the decoder's weight ``offsets``, and, for a
-    listener, with scale factors ``scales`` (:mod:`codec.masking`) and noise levels: its
-    sections, and their exact size."""
-    step = quantizer_step(quality)
-    multipliers = 1.0 if scales is None else bin_scales(scales, coefficients.shape[2])
-    # the trellis weighs each region's error by its scale factor's square: it spends the
-    # bits where the scale factors say the error is heard
-    scaled = coefficients / multipliers
-    indices, tables = quantize(scaled, step, quality_to_lambda(quality))
-    # the transforms are (near) orthonormal: coefficient error is audio error
-    error = float(np.sum(((scaled - dequantize(indices, step)) * multipliers) ** 2))
+    """The segment, its coefficients (frames, bins) of each channel, coded at ``quality``
+    with the decoder's weight ``offsets``, and, for a listener, with scale factors
+    ``scales`` (:mod:`codec.masking`) and noise levels: its sections, and their exact
+    size."""
+    step, lam = quantizer_step(quality), quality_to_lambda(quality)
+    bins = tuple(np.shape(channel)[1] for channel in coefficients)
+    noise = None
+    if scales is None:
+        indices, tables = quantize(coefficients, step, lam)
+        # the transforms are (near) orthonormal: coefficient error is audio error
+        error = sum(float(np.sum((x - dequantize(k, step)) ** 2))
+                    for x, k in zip(coefficients, indices, strict=True))  # fmt: skip
+    else:  # one frame length (choose_frame_steps): the channels as one array
+        multipliers = bin_scales(scales, bins[0])
+        # the trellis weighs each region's error by its scale factor's square: it spends
+        # the bits where the scale factors say the error is heard
+        scaled = np.stack(coefficients) / multipliers
+        indices, tables = quantize(scaled, step, lam)
+        error = float(np.sum(((scaled - dequantize(indices, step)) * multipliers) ** 2))
+        noise = noise_fill(scaled, indices, step, NOISE_SEED)
     distortion = error / signal.samples
-    model = FilterbankModel(step, coefficients.shape[2], *weight_integers(offsets, distortion),
-                            tables)  # fmt: skip
-    listen = scales is not None
-    noise = noise_fill(scaled, indices, step, NOISE_SEED) if listen else None
-    segment = FilterbankSegment(model, signal.steps, indices, noise, scales)
+    model = FilterbankModel(step, bins, *weight_integers(offsets, distortion), tables)
+    segment = FilterbankSegment(model, signal.steps, tuple(indices), noise, scales)
     sections = model_sections(model) + segment_sections(segment)
     bits = 8 * segment_size(NAME, sections) / signal.samples
     return Candidate(quality, bits, distortion, (segment, sections))
@@ -327,15 +349,17 @@ def train(
     length and the tables (covering every symbol, for songs they were not fitted to).
     Nothing of ``settings`` is used: nothing here is fitted by gradient."""
     latents = [analyse(signal.audio) for signal in signals]
-    samples = sum(signal.samples for signal in signals)
     step, lam = quantizer_step(quality), quality_to_lambda(quality)
-    frame_steps = frame_steps or choose_frame_steps(latents, samples, quality)
-    indices, _ = quantize(_pooled(latents, frame_steps), step, lam)
+    if frame_steps is not None:
+        bins = (frame_steps,) * CODED_CHANNELS
+    else:
+        bins = choose_frame_steps(latents, quality)
+    indices, _ = quantize(transform(latents, bins), step, lam)
     tables = fit_tables(indices, cover_all=True)
     # the decoder stays the designed inverse: its fit corrects one song's quantization
     # error, and fitted to tones it cost a song of noise 7.6 dB (tests/test_artist.py)
     weights, weight_step = weight_integers(np.zeros(synthesis_start().shape), 1.0)
-    model = FilterbankModel(step, frame_steps, weights, weight_step, tables)
+    model = FilterbankModel(step, bins, weights, weight_step, tables)
     return SharedModel(NAME, quality, dict(model_sections(model)))
 
 
@@ -343,18 +367,24 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
     """A segment coded with a shared model: nothing fitted, the model's tables as they are."""
     shared = options.shared
     model = read_model(shared.sections)
-    coefficients = mdct(latents, model.bins)
+    coefficients = transform([latents], model.bins)
     lam = quality_to_lambda(shared.quality)
-    guess = round_to_q0(coefficients, model.step)
+    guess = [round_to_q0(channel, model.step) for channel in coefficients]
     indices = trellis_quantize(coefficients, model.step, lam, model.tables, guess)
-    segment = FilterbankSegment(model, signal.steps, indices)
+    segment = FilterbankSegment(model, signal.steps, tuple(indices))
     return [(SHARED_MODEL, shared.digest), *segment_sections(segment)]
 
 
 def latents_of(
-    indices: np.ndarray, step: float, steps: int, dtype=np.float64, noise=None, scales=None
+    indices: tuple[np.ndarray, ...],
+    step: float,
+    steps: int,
+    dtype=np.float64,
+    noise=None,
+    scales=None,
 ) -> np.ndarray:
-    """The dequantized latents (channels, steps) of trellis indices, with the regions
+    """The dequantized latents (channels, steps) of trellis indices, each channel's
+    (frames, bins), with the regions
     left at zero filled where ``noise`` (a :class:`NoiseFill`) says and each region
     scaled by its scale factor, a channel at a time (the intermediate arrays are as large
     as the channel)."""
@@ -380,9 +410,9 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     segment = read_segment(sections, frames)
     model = segment.model
     steps, left, _ = layout(frames, CONTEXT_STEPS)
-    coded, transform_frames, bins = segment.indices.shape
-    if (segment.latent_steps, transform_frames) != (steps, frame_count(steps, bins)):
-        raise FormatError(f"coefficients of shape {segment.indices.shape} for {frames} frames")
+    coded = len(segment.indices)
+    if segment.latent_steps != steps:
+        raise FormatError(f"{segment.latent_steps} latent steps for {frames} frames")
     if coded != CODED_CHANNELS:
         raise FormatError(f"{coded} coded latent channels; the filterbank has {CODED_CHANNELS}")
     start = synthesis_start()
