@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from codec import compress, decompress, describe
+from codec.inspect import bit_usage
 from codec.paths import FilterbankPath
 from codec.paths.filterbank import choose_frame_steps
 from codec.pqmf import analyse
@@ -45,3 +46,11 @@ def test_files_code_each_channel_s_frame_length(tune):
     decoded, rate = decompress(data)
     error = decoded - audio
     assert rate == RATE and 10 * np.log10(np.sum(audio**2) / np.sum(error**2)) > 20
+
+
+def test_bits_over_time_add_up_with_mixed_frame_lengths():
+    data = compress(tone_under_clicks(3.0), RATE, quality=9.0)
+    usage = bit_usage(data)
+    hop_seconds = usage.seconds[1] - usage.seconds[0]  # the shortest frames' hop
+    assert len(set(describe(data)["transform_bins"])) > 1
+    assert np.sum(usage.kbps) * hop_seconds * 1000 == pytest.approx(usage.channel_bits.sum())
