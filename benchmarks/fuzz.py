@@ -77,10 +77,9 @@ def sample_files() -> dict[str, bytes]:
 
 # header fields that claim sizes, by section: offsets where a huge number is written (in
 # SRCE: the tag count, the first tag's name length and its value's length)
-# (the filterbank path's QUAN: its channels and frame lengths; the learned path's: its
-# channels; LAYT: the latent steps; NOIS: the length of its table, after the 8 coded
-# channels' 4 hole levels)
-SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4, 6), b"LAYT": (0,),
+# (QUAN: the coded channels, after the step; LAYT: the latent steps; NOIS: the length of
+# its table, after the 8 coded channels' 4 hole levels)
+SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0,),
                b"SRCE": (1, 2, 8), b"NOIS": (37,)}  # fmt: skip
 
 

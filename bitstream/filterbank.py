@@ -18,10 +18,15 @@ filterbank synthesis it starts from (:mod:`bitstream.weights`).
 ``TABL``: the 2 R head tables, then 1 to 32 tables of remainder classes
 (:mod:`bitstream.entropy`).
 
-Then the segment's own two:
+Then the segment's own three:
 
 ``LAYT`` (4 bytes): u32 latent steps S (the audio and a margin on each side, a quarter
 rate). Coded channel c has F_c = ceil(S / B_c) + 1 transform frames.
+
+``ROTN`` (2 floor(C / 2) bytes): an i16 angle a_b (|a_b| <= 2^14) for each band pair, coded
+channels b and b + floor(C / 2) (mid and side): the decoder turns the pair's decoded
+latents (p, q) back by a_b x pi / 2^15 radians, to p cos - q sin and p sin + q cos
+(:mod:`codec.stereo`).
 
 ``LATS``: the trellis quantization indices (:mod:`bitstream.context`), F_c x B_c of each
 coded channel, in one stream: the channels of each frame length together as one array,
@@ -39,7 +44,7 @@ quantizer step, in 1.5 dB steps.
 
 >>> model = FilterbankModel(0.25, (4, 2), {}, 1e-3, CoefficientTables.flat(channels=2))
 >>> indices = (np.array([[0, 1, -2, 0]] * 4), np.array([[3, 0]] * 6))  # 10 steps
->>> segment = FilterbankSegment(model, 10, indices)
+>>> segment = FilterbankSegment(model, 10, indices, angles=(0,))
 >>> sections = dict(model_sections(model) + segment_sections(segment))
 >>> [channel.tolist() for channel in read_segment(sections, frames=8).indices]
 [[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]],
@@ -71,13 +76,15 @@ from bitstream.noise import NoiseFill, pack_noise, unpack_noise
 from bitstream.weights import pack_weights, unpack_weights
 
 MODEL_SECTIONS = (b"QUAN", b"WGTS", b"CTXM", b"TABL")
-SEGMENT_SECTIONS = (b"LAYT", b"LATS")
+SEGMENT_SECTIONS = (b"LAYT", b"ROTN", b"LATS")
 NOISE = b"NOIS"  # a segment's noise levels, where it has them (bitstream.noise)
 SCALES = b"SCAL"  # a segment's scale factors, where it has them
 MAX_SCALE = 32  # |exponent|: a region's step at most 2**8 times the model's, either way
 MAX_CODED_CHANNELS = 64
 _QUAN = struct.Struct("<fH")  # then a u16 per coded channel
 _LAYT = struct.Struct("<I")
+ANGLE_UNIT = math.pi / 2**15  # radians per unit of a ROTN angle
+MAX_ANGLE = 2**14  # a quarter turn either way: a pair's axes, whichever way round
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +109,7 @@ class FilterbankSegment:
     model: FilterbankModel
     latent_steps: int
     indices: tuple[np.ndarray, ...]  # (transform frames, bins) of each coded channel
+    angles: tuple[int, ...]  # of each band pair's rotation, in ANGLE_UNIT
     noise: NoiseFill | None = None
     scales: np.ndarray | None = None  # (coded channels, GROUPS) exponents, quarter octaves
 
@@ -128,8 +136,8 @@ def model_sections(model: FilterbankModel) -> list[tuple[bytes, bytes]]:
 
 
 def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
-    """The LAYT and LATS sections of a segment (its indices entropy-coded), and its NOIS
-    and SCAL sections if it has noise levels and scale factors."""
+    """The LAYT, ROTN and LATS sections of a segment (its indices entropy-coded), and its
+    NOIS and SCAL sections if it has noise levels and scale factors."""
     model, indices = segment.model, segment.indices
     shapes = [np.shape(channel) for channel in indices]
     coded = model.coded_channels
@@ -138,6 +146,7 @@ def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     if (segment.noise is not None or segment.scales is not None) and len(set(model.bins)) > 1:
         raise ValueError("noise levels and scale factors need one frame length")
     layout = _LAYT.pack(segment.latent_steps)
+    rotation = _pack_angles(segment.angles, coded)
     streams = []
     for group in channel_groups(model.bins):
         k = np.stack([indices[c] for c in group])
@@ -145,7 +154,22 @@ def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     lats = encode_symbols(streams)
     noise = [] if segment.noise is None else [(NOISE, pack_noise(segment.noise))]
     scales = [] if segment.scales is None else [(SCALES, _pack_scales(segment.scales, coded))]
-    return [(b"LAYT", layout), (b"LATS", lats), *noise, *scales]
+    return [(b"LAYT", layout), (b"ROTN", rotation), (b"LATS", lats), *noise, *scales]
+
+
+def _pack_angles(angles: tuple[int, ...], coded: int) -> bytes:
+    if len(angles) != coded // 2 or any(abs(a) > MAX_ANGLE for a in angles):
+        raise ValueError(f"rotation: {coded // 2} angles, |a| <= {MAX_ANGLE}")
+    return struct.pack(f"<{len(angles)}h", *angles)
+
+
+def _read_angles(data: bytes, coded: int) -> tuple[int, ...]:
+    if len(data) != 2 * (coded // 2):
+        raise FormatError(f"ROTN section is {len(data)} bytes for {coded} coded channels")
+    angles = struct.unpack(f"<{coded // 2}h", data)
+    if any(abs(a) > MAX_ANGLE for a in angles):
+        raise FormatError(f"ROTN: an angle beyond +-{MAX_ANGLE}")
+    return angles
 
 
 def _pack_scales(scales: np.ndarray, coded: int) -> bytes:
@@ -198,17 +222,18 @@ def read_segment(
     if unknown:
         raise FormatError(f"unknown sections {sorted(unknown)}")
     model = read_model(sections)
-    layout, lats = require(sections, *SEGMENT_SECTIONS)
+    layout, rotation, lats = require(sections, *SEGMENT_SECTIONS)
     if len(layout) != _LAYT.size:
         raise FormatError(f"LAYT section is {len(layout)} bytes, expected {_LAYT.size}")
     [steps] = _LAYT.unpack(layout)
     if steps > frames // 4 + (1 << 16):
         raise FormatError(f"LAYT: {steps} latent steps for {frames} frames")
+    angles = _read_angles(rotation, model.coded_channels)
     if (NOISE in sections or SCALES in sections) and len(set(model.bins)) > 1:
         raise FormatError("NOIS and SCAL need one frame length for every coded channel")
     if not decode_indices:
         undecoded = tuple(np.zeros((0, bins), np.int64) for bins in model.bins)
-        return FilterbankSegment(model, steps, undecoded)
+        return FilterbankSegment(model, steps, undecoded, angles)
     indices: list = [None] * model.coded_channels
     reader = SymbolReader(lats)
     for group in channel_groups(model.bins):
@@ -221,7 +246,7 @@ def read_segment(
     stacked = np.stack(indices) if NOISE in sections else None  # one frame length: checked
     noise = unpack_noise(sections[NOISE], stacked) if NOISE in sections else None
     scales = _read_scales(sections[SCALES], len(indices)) if SCALES in sections else None
-    return FilterbankSegment(model, steps, tuple(indices), noise, scales)
+    return FilterbankSegment(model, steps, tuple(indices), angles, noise, scales)
 
 
 def frame_count(steps: int, bins: int) -> int:

@@ -40,7 +40,7 @@ def test_a_song_coded_with_a_shared_model_names_it_and_decodes_with_it(songs, sh
     data = compress(songs[2], RATE, shared=shared)
     info = describe(data)
     assert info["shared_model"] == shared.digest.hex()
-    assert set(info["sections"]) == {"HEAD", "MODL", "LAYT", "LATS"}
+    assert set(info["sections"]) == {"HEAD", "MODL", "LAYT", "ROTN", "LATS"}
     decoded, _ = decompress(data, models=[shared])
     assert decoded.shape == songs[2].shape and snr_db(songs[2], decoded) > 25
     own = compress(songs[2], RATE, quality=8.0, path=TINY_PATH)

@@ -44,7 +44,8 @@ def sample_segment(bins: tuple[int, ...] = (16, 8, 16)) -> FilterbankSegment:
         heads,
         flat.remainders,
     )
-    return FilterbankSegment(FilterbankModel(0.3, bins, weights, 0.001, tables), 80, q)
+    model = FilterbankModel(0.3, bins, weights, 0.001, tables)
+    return FilterbankSegment(model, 80, q, angles=(-1234,))
 
 
 def sections_of(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
@@ -62,8 +63,10 @@ def test_file_round_trip():
     data = write_segment(HEADER, sections_of(sample))
     [segment] = read_segments(data)
     assert segment.header == HEADER
-    assert list(segment.stored_bytes) == ["HEAD", "QUAN", "WGTS", "CTXM", "TABL", "LAYT", "LATS"]
+    model_tags, segment_tags = ["QUAN", "WGTS", "CTXM", "TABL"], ["LAYT", "ROTN", "LATS"]
+    assert list(segment.stored_bytes) == ["HEAD", *model_tags, *segment_tags]
     back = read_one(data)
+    assert back.angles == (-1234,)
     for channel, sent in zip(back.indices, sample.indices, strict=True):
         np.testing.assert_array_equal(channel, sent)
     model = back.model
@@ -131,6 +134,8 @@ def quan(step=0.3, bins=(16, 8, 16), coded=3) -> bytes:
         (b"LAYT", struct.pack("<I", 1 << 30), "latent steps for 300 frames"),
         (b"LAYT", struct.pack("<I", 81), "symbol stream"),
         (b"LAYT", b"\x00", "LAYT section is 1 bytes"),
+        (b"ROTN", b"\x00", "ROTN section is 1 bytes for 3 coded channels"),
+        (b"ROTN", struct.pack("<h", -(1 << 14) - 1), "an angle beyond"),
         (b"CTXM", b"\x00", "CTXM section"),
         (b"SCAL", bytes(3 * GROUPS - 1), "SCAL section is 23 bytes for 3 coded channels"),
         (b"SCAL", bytes([33]) + bytes(3 * GROUPS - 1), "an exponent beyond"),

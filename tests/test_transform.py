@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from bitstream.filterbank import frame_count as frames_in_the_format
 from codec.transform import frame_count, imdct, mdct
 
 
@@ -10,6 +11,7 @@ def test_perfect_reconstruction(hop, length):
     x = np.random.default_rng(length).standard_normal((2, length))
     coefficients = mdct(x, hop)
     assert coefficients.shape == (2, frame_count(length, hop), hop)
+    assert frames_in_the_format(length, hop) == frame_count(length, hop)  # what files hold
     np.testing.assert_allclose(imdct(coefficients, length), x, atol=1e-10)
 
 

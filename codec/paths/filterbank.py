@@ -25,7 +25,7 @@ Nothing here needs torch: analysis, fitting and synthesis are numpy.
 >>> signal = coding_signal(next(blocks_of_array(audio, 0, 8000)), path.context_steps)
 >>> sections = dict(path.encode(signal, EncodeOptions(quality=7, settings=FitSettings(0))))
 >>> sorted(sections)
-[b'CTXM', b'LATS', b'LAYT', b'QUAN', b'TABL', b'WGTS']
+[b'CTXM', b'LATS', b'LAYT', b'QUAN', b'ROTN', b'TABL', b'WGTS']
 >>> path.decode(sections, frames=8000).shape
 (2, 8000)
 """
@@ -77,6 +77,7 @@ from codec.rate import RATE_TOLERANCE, Candidate, off_target, search_rate
 from codec.refine import fit_synthesis
 from codec.segments import SegmentSignal, layout
 from codec.settings import FitSettings
+from codec.stereo import principal_angles, rotate
 from codec.transform import imdct, mdct
 
 NAME = "filterbank"
@@ -137,14 +138,14 @@ def encode(
     if target is not None:  # a first guess of the quality, from the quick estimate
         guess = _counted(passes, estimate, mdct(latents, frame_steps or FRAME_STEPS[2]), signal)
         quality = search_rate(guess, target, quality).quality
+    # noise filling and scale factors work on one frame length
+    angles, bins = choose_rotation(latents, quality, each_channel=not listen)
     if frame_steps is not None:
         bins = (frame_steps,) * CODED_CHANNELS
-    else:  # noise filling and scale factors work on one frame length
-        bins = choose_frame_steps([latents], quality, each_channel=not listen)
-    coefficients = transform([latents], bins)
+    coefficients = transform([rotate(latents, angles)], bins)
     scales = scale_factors(np.stack(coefficients)) if listen else None
     unfitted = np.zeros(synthesis_start().shape)
-    code = _counted(passes, code_at, coefficients, signal, scales, unfitted)
+    code = _counted(passes, code_at, coefficients, angles, signal, scales, unfitted)
     best = code(quality) if target is None else search_rate(code, target, quality)
     passes.close()
     if signal.gain > 0:  # fitting the decoder is what the path learns of the song
@@ -152,7 +153,7 @@ def encode(
         if target is not None and abs(off_target(best.bits_per_sample, target)) > RATE_TOLERANCE:
             # the weights' bytes moved the size off target (short files): search again,
             # now with the fitted weights in every coding
-            code = functools.partial(code_at, coefficients, signal, scales, offsets)
+            code = functools.partial(code_at, coefficients, angles, signal, scales, offsets)
             best = search_rate(code, target, best.quality)
     return best.coded[1]
 
@@ -182,6 +183,26 @@ def _rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, floa
     return estimated_bits(indices), float(np.sum((coefficients - 2 * indices * step) ** 2))
 
 
+def choose_rotation(
+    latents: np.ndarray, quality: float, each_channel: bool = True
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The angle of each band pair (:mod:`codec.stereo`): its principal axes' where their
+    estimate costs less than mid and side's (a band whose stereo image is uncorrelated
+    only in some of its bins can lose by the turn), else 0; and with those turns, the
+    frame length of each coded channel (:func:`choose_frame_steps`)."""
+    principal = principal_angles(latents)
+    costs = _channel_costs([latents], quality)  # (lengths, channels)
+    if not any(principal):
+        return principal, _least(costs, each_channel)
+    turned_costs = _channel_costs([rotate(latents, principal)], quality)
+    half = len(principal)
+    pairs = [costs.min(0), turned_costs.min(0)]
+    turned = pairs[1][:half] + pairs[1][half:] < pairs[0][:half] + pairs[0][half:]
+    angles = tuple(angle if turn else 0 for angle, turn in zip(principal, turned, strict=True))
+    costs = np.where(np.concatenate([turned, turned]), turned_costs, costs)
+    return angles, _least(costs, each_channel)
+
+
 def choose_frame_steps(
     latents: list[np.ndarray], quality: float, each_channel: bool = True
 ) -> tuple[int, ...]:
@@ -189,14 +210,23 @@ def choose_frame_steps(
     more segments, costs least distortion + lambda x rate: long frames for tonal music,
     short ones for dense; without ``each_channel``, the one length that costs least in
     all channels together."""
+    return _least(_channel_costs(latents, quality), each_channel)
+
+
+def _channel_costs(latents: list[np.ndarray], quality: float) -> np.ndarray:
+    """(lengths, channels): the estimated distortion + lambda x rate of each coded channel
+    at each of :data:`FRAME_STEPS`."""
     lam, step = quality_to_lambda(quality), quantizer_step(quality)
-    costs = []  # (lengths, channels)
+    costs = []
     for frame_steps in FRAME_STEPS:
         coefficients = _pooled(latents, frame_steps)
         indices = round_to_q0(coefficients, step)
         error = np.sum((coefficients - 2 * indices * step) ** 2, axis=(1, 2))
         costs.append(error + lam * estimated_channel_bits(indices))
-    costs = np.array(costs)
+    return np.array(costs)
+
+
+def _least(costs: np.ndarray, each_channel: bool) -> tuple[int, ...]:
     if not each_channel:
         return (FRAME_STEPS[int(np.argmin(costs.sum(1)))],) * costs.shape[1]
     return tuple(FRAME_STEPS[int(choice)] for choice in np.argmin(costs, axis=0))
@@ -220,12 +250,14 @@ def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
 
 def code_at(
     coefficients: list[np.ndarray],
+    angles: tuple[int, ...],
     signal: SegmentSignal,
     scales: np.ndarray | None,
     offsets: np.ndarray,
     quality: float,
 ) -> Candidate:
-    """The segment, its coefficients (frames, bins) of each channel, coded at ``quality``
+    """The segment, its coefficients (frames, bins) of each channel (its band pairs turned
+    by ``angles``), coded at ``quality``
     with the decoder's weight ``offsets``, and, for a listener, with scale factors
     ``scales`` (:mod:`codec.masking`) and noise levels: its sections, and their exact
     size."""
@@ -247,7 +279,7 @@ def code_at(
         noise = noise_fill(scaled, indices, step, NOISE_SEED)
     distortion = error / signal.samples
     model = FilterbankModel(step, bins, *weight_integers(offsets, distortion), tables)
-    segment = FilterbankSegment(model, signal.steps, tuple(indices), noise, scales)
+    segment = FilterbankSegment(model, signal.steps, tuple(indices), angles, noise, scales)
     sections = model_sections(model) + segment_sections(segment)
     bits = 8 * segment_size(NAME, sections) / signal.samples
     return Candidate(quality, bits, distortion, (segment, sections))
@@ -262,7 +294,7 @@ def fit(
     its bytes."""
     segment: FilterbankSegment = best.coded[0]
     dequantized = latents_of(segment.indices, segment.model.step, signal.steps,
-                             scales=segment.scales)  # fmt: skip
+                             segment.angles, scales=segment.scales)  # fmt: skip
     start = synthesis_start()
     fitted = fit_synthesis(*_decoded_part(signal, dequantized, hidden_of(signal.audio)))
     # kept where it lowers distortion + lambda x rate as decoded: its weights cost about
@@ -330,8 +362,8 @@ def refit_weights(best: Candidate, offsets: np.ndarray, signal: SegmentSignal) -
     weights, weight_step = weight_integers(offsets, best.distortion)
     model = FilterbankModel(segment.model.step, segment.model.bins, weights, weight_step,
                             segment.model.tables)  # fmt: skip
-    segment = FilterbankSegment(model, segment.latent_steps, segment.indices, segment.noise,
-                                segment.scales)  # fmt: skip
+    segment = FilterbankSegment(model, segment.latent_steps, segment.indices, segment.angles,
+                                segment.noise, segment.scales)  # fmt: skip
     new = dict(model_sections(model))
     sections = [(tag, new.get(tag, payload)) for tag, payload in sections]
     bits = 8 * segment_size(NAME, sections) / signal.samples
@@ -348,7 +380,10 @@ def train(
     """One model fitted to several segments (an artist's songs) at one quality: the frame
     length and the tables (covering every symbol, for songs they were not fitted to).
     Nothing of ``settings`` is used: nothing here is fitted by gradient."""
-    latents = [analyse(signal.audio) for signal in signals]
+    latents = []
+    for signal in signals:  # each song turned as it will be coded
+        analysed = analyse(signal.audio)
+        latents.append(rotate(analysed, choose_rotation(analysed, quality)[0]))
     step, lam = quantizer_step(quality), quality_to_lambda(quality)
     if frame_steps is not None:
         bins = (frame_steps,) * CODED_CHANNELS
@@ -367,11 +402,12 @@ def encode_shared(signal: SegmentSignal, latents: np.ndarray, options: EncodeOpt
     """A segment coded with a shared model: nothing fitted, the model's tables as they are."""
     shared = options.shared
     model = read_model(shared.sections)
-    coefficients = transform([latents], model.bins)
+    angles = choose_rotation(latents, shared.quality)[0]
+    coefficients = transform([rotate(latents, angles)], model.bins)
     lam = quality_to_lambda(shared.quality)
     guess = [round_to_q0(channel, model.step) for channel in coefficients]
     indices = trellis_quantize(coefficients, model.step, lam, model.tables, guess)
-    segment = FilterbankSegment(model, signal.steps, tuple(indices))
+    segment = FilterbankSegment(model, signal.steps, tuple(indices), angles)
     return [(SHARED_MODEL, shared.digest), *segment_sections(segment)]
 
 
@@ -379,15 +415,16 @@ def latents_of(
     indices: tuple[np.ndarray, ...],
     step: float,
     steps: int,
+    angles: tuple[int, ...],
     dtype=np.float64,
     noise=None,
     scales=None,
 ) -> np.ndarray:
     """The dequantized latents (channels, steps) of trellis indices, each channel's
-    (frames, bins), with the regions
-    left at zero filled where ``noise`` (a :class:`NoiseFill`) says and each region
-    scaled by its scale factor, a channel at a time (the intermediate arrays are as large
-    as the channel)."""
+    (frames, bins), with the regions left at zero filled where ``noise`` (a
+    :class:`NoiseFill`) says and each region scaled by its scale factor, a channel at a
+    time (the intermediate arrays are as large as the channel), and each band pair turned
+    back by its angle."""
     latents = np.empty((len(indices), steps), dtype)
     if noise is not None:
         ends = np.cumsum([empty(rows[None], noise.first).sum() for rows in indices])
@@ -402,7 +439,7 @@ def latents_of(
         if scales is not None:
             coefficients = coefficients * bin_scales(scales, rows.shape[1])[channel]
         latents[channel] = imdct(coefficients, steps)
-    return latents
+    return rotate(latents, angles, inverse=True)
 
 
 def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
@@ -421,6 +458,6 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     if frames == 0:
         return np.zeros((2, 0), dtype=np.float32)
     layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
-    latents = latents_of(segment.indices, model.step, steps, np.float32, segment.noise,
-                         segment.scales)  # fmt: skip
+    latents = latents_of(segment.indices, model.step, steps, segment.angles, np.float32,
+                         segment.noise, segment.scales)  # fmt: skip
     return synthesize(latents, layer)[:, left : left + frames]
