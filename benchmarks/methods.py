@@ -144,7 +144,7 @@ FILTERBANK_SOURCES = (*SHARED_SOURCES, "codec/convolutions.py", "codec/entropy_m
                       "codec/quantizer.py", "codec/refine.py", "codec/transform.py",
                       "bitstream/context.py", "bitstream/filterbank.py", "bitstream/kernels.py",
                       "bitstream/trellis.py", "codec/noise.py", "bitstream/noise.py",
-                      "codec/masking.py", "codec/stereo.py")  # fmt: skip
+                      "codec/masking.py", "codec/stereo.py", "codec/paths/framing.py")  # fmt: skip
 NETWORK_SOURCES = ("codec/architectures.py", "codec/networks.py", "codec/settings.py",
                    "codec/training.py")  # fmt: skip
 # the learned path uses the filterbank's quality scale and stride, constants not results

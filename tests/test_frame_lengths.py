@@ -7,7 +7,7 @@ import pytest
 from codec import compress, decompress, describe
 from codec.inspect import bit_usage
 from codec.paths import FilterbankPath
-from codec.paths.filterbank import choose_frame_steps
+from codec.paths.framing import choose_frame_steps
 from codec.pqmf import analyse
 
 RATE = 16000

@@ -1,0 +1,89 @@
+"""How the filterbank path frames a segment's latents for its transform: each band pair's
+stereo turn (:mod:`codec.stereo`) and each latent channel's frame length, both chosen by a
+quick estimate of distortion + lambda x rate, and the MDCT of each channel at its length.
+
+>>> rng = np.random.default_rng(0)
+>>> latents = rng.standard_normal((8, 4000)) * np.linspace(2, 0.1, 8)[:, None]
+>>> angles, bins = choose_rotation(latents, quality=8.0)
+>>> len(angles), len(bins), set(bins) <= set(FRAME_STEPS)
+(4, 8, True)
+>>> [c.shape[1] for c in transform([latents], bins)] == list(bins)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bitstream.context import channel_groups
+from codec.entropy_model import estimated_channel_bits
+from codec.quantizer import quality_to_lambda, quantizer_step, round_to_q0
+from codec.stereo import principal_angles, rotate
+from codec.transform import mdct
+
+FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
+
+
+def choose_rotation(
+    latents: np.ndarray, quality: float, each_channel: bool = True
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The angle of each band pair (:mod:`codec.stereo`): its principal axes' where their
+    estimate costs less than mid and side's (a band whose stereo image is uncorrelated
+    only in some of its bins can lose by the turn), else 0; and with those turns, the
+    frame length of each coded channel (:func:`choose_frame_steps`)."""
+    principal = principal_angles(latents)
+    costs = _channel_costs([latents], quality)  # (lengths, channels)
+    if not any(principal):
+        return principal, _least(costs, each_channel)
+    turned_costs = _channel_costs([rotate(latents, principal)], quality)
+    half = len(principal)
+    pairs = [costs.min(0), turned_costs.min(0)]
+    turned = pairs[1][:half] + pairs[1][half:] < pairs[0][:half] + pairs[0][half:]
+    angles = tuple(angle if turn else 0 for angle, turn in zip(principal, turned, strict=True))
+    costs = np.where(np.concatenate([turned, turned]), turned_costs, costs)
+    return angles, _least(costs, each_channel)
+
+
+def choose_frame_steps(
+    latents: list[np.ndarray], quality: float, each_channel: bool = True
+) -> tuple[int, ...]:
+    """The frame length of each coded channel whose estimate, over the latents of one or
+    more segments, costs least distortion + lambda x rate: long frames for tonal music,
+    short ones for dense; without ``each_channel``, the one length that costs least in
+    all channels together."""
+    return _least(_channel_costs(latents, quality), each_channel)
+
+
+def _channel_costs(latents: list[np.ndarray], quality: float) -> np.ndarray:
+    """(lengths, channels): the estimated distortion + lambda x rate of each coded channel
+    at each of :data:`FRAME_STEPS`."""
+    lam, step = quality_to_lambda(quality), quantizer_step(quality)
+    costs = []
+    for frame_steps in FRAME_STEPS:
+        coefficients = _pooled(latents, frame_steps)
+        indices = round_to_q0(coefficients, step)
+        error = np.sum((coefficients - 2 * indices * step) ** 2, axis=(1, 2))
+        costs.append(error + lam * estimated_channel_bits(indices))
+    return np.array(costs)
+
+
+def _least(costs: np.ndarray, each_channel: bool) -> tuple[int, ...]:
+    if not each_channel:
+        return (FRAME_STEPS[int(np.argmin(costs.sum(1)))],) * costs.shape[1]
+    return tuple(FRAME_STEPS[int(choice)] for choice in np.argmin(costs, axis=0))
+
+
+def transform(latents: list[np.ndarray], bins: tuple[int, ...]) -> list[np.ndarray]:
+    """The MDCT coefficients (frames, bins) of each latent channel, each its own frame
+    length, of the latents of one or more segments (their frames one after another)."""
+    coefficients: list = [None] * len(bins)
+    for group in channel_groups(bins):
+        pooled = _pooled([each[group] for each in latents], bins[group[0]])
+        for c, each in zip(group, pooled, strict=True):
+            coefficients[c] = each
+    return coefficients
+
+
+def _pooled(latents: list[np.ndarray], frame_steps: int) -> np.ndarray:
+    """The coefficients of several segments' latents, their frames one after another."""
+    return np.concatenate([mdct(each, frame_steps) for each in latents], axis=1)
