@@ -44,10 +44,14 @@ def principal_angles(latents: np.ndarray) -> tuple[int, ...]:
 
 def rotate(latents: np.ndarray, angles: tuple[int, ...], inverse: bool = False) -> np.ndarray:
     """``latents`` (coded channels, steps) with each band pair turned by its angle, or,
-    ``inverse``, turned back."""
+    ``inverse``, turned back; ``latents`` themselves where no pair is turned."""
+    if not any(angles):  # most bands of most songs: the decoder skips a pass over them
+        return latents
     half = len(angles)
     out = latents.copy()
     for band, angle in enumerate(angles):
+        if angle == 0:
+            continue
         cos, sin = np.cos(angle * ANGLE_UNIT), np.sin(angle * ANGLE_UNIT)
         sin = -sin if inverse else sin
         mid, side = latents[band], latents[half + band]
