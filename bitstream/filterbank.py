@@ -23,10 +23,14 @@ Then the segment's own three:
 ``LAYT`` (4 bytes): u32 latent steps S (the audio and a margin on each side, a quarter
 rate). Coded channel c has F_c = ceil(S / B_c) + 1 transform frames.
 
-``ROTN`` (2 floor(C / 2) bytes): an i16 angle a_b (|a_b| <= 2^14) for each band pair, coded
-channels b and b + floor(C / 2) (mid and side): the decoder turns the pair's decoded
-latents (p, q) back by a_b x pi / 2^15 radians, to p cos - q sin and p sin + q cos
-(:mod:`codec.stereo`).
+``ROTN``: for each band pair, coded channels b and b + floor(C / 2) (mid and side), a u16
+knot count K_b (1 to max(1, S // 1024)), then K_b i16 angles a_b,i (|a_b,i| <= 2^14, in
+pi / 2^15 radians). Knot i sits at latent step (i + 1/2) S / K_b; each knot is taken the
+short way round from the one before (its angle plus the multiple of 2^15 nearest that
+one's: a pair's axes are the same turned by pi), and the angle at each latent step is
+interpolated linearly between knots, held beyond the first and the last. The decoder
+turns the pair's decoded latents (p, q) back by that angle theta, to p cos - q sin and
+p sin + q cos (:mod:`codec.stereo`). One knot is one angle for the whole segment.
 
 ``LATS``: the trellis quantization indices (:mod:`bitstream.context`), F_c x B_c of each
 coded channel, in one stream: the channels of each frame length together as one array,
@@ -44,7 +48,7 @@ quantizer step, in 1.5 dB steps.
 
 >>> model = FilterbankModel(0.25, (4, 2), {}, 1e-3, CoefficientTables.flat(channels=2))
 >>> indices = (np.array([[0, 1, -2, 0]] * 4), np.array([[3, 0]] * 6))  # 10 steps
->>> segment = FilterbankSegment(model, 10, indices, angles=(0,))
+>>> segment = FilterbankSegment(model, 10, indices, angles=((0,),))
 >>> sections = dict(model_sections(model) + segment_sections(segment))
 >>> [channel.tolist() for channel in read_segment(sections, frames=8).indices]
 [[[0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0], [0, 1, -2, 0]],
@@ -85,6 +89,8 @@ _QUAN = struct.Struct("<fH")  # then a u16 per coded channel
 _LAYT = struct.Struct("<I")
 ANGLE_UNIT = math.pi / 2**15  # radians per unit of a ROTN angle
 MAX_ANGLE = 2**14  # a quarter turn either way: a pair's axes, whichever way round
+MIN_KNOT_SPACING = 1024  # latent steps: bounds a segment's knots by its length
+_KNOTS = struct.Struct("<H")
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +115,7 @@ class FilterbankSegment:
     model: FilterbankModel
     latent_steps: int
     indices: tuple[np.ndarray, ...]  # (transform frames, bins) of each coded channel
-    angles: tuple[int, ...]  # of each band pair's rotation, in ANGLE_UNIT
+    angles: tuple[tuple[int, ...], ...]  # each band pair's knots, in ANGLE_UNIT
     noise: NoiseFill | None = None
     scales: np.ndarray | None = None  # (coded channels, GROUPS) exponents, quarter octaves
 
@@ -146,7 +152,7 @@ def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     if (segment.noise is not None or segment.scales is not None) and len(set(model.bins)) > 1:
         raise ValueError("noise levels and scale factors need one frame length")
     layout = _LAYT.pack(segment.latent_steps)
-    rotation = _pack_angles(segment.angles, coded)
+    rotation = _pack_angles(segment.angles, coded, segment.latent_steps)
     streams = []
     for group in channel_groups(model.bins):
         k = np.stack([indices[c] for c in group])
@@ -157,19 +163,38 @@ def segment_sections(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
     return [(b"LAYT", layout), (b"ROTN", rotation), (b"LATS", lats), *noise, *scales]
 
 
-def _pack_angles(angles: tuple[int, ...], coded: int) -> bytes:
-    if len(angles) != coded // 2 or any(abs(a) > MAX_ANGLE for a in angles):
-        raise ValueError(f"rotation: {coded // 2} angles, |a| <= {MAX_ANGLE}")
-    return struct.pack(f"<{len(angles)}h", *angles)
+def max_knots(steps: int) -> int:
+    """The most knots a band pair's angle may have in a segment of ``steps`` latent steps."""
+    return max(1, steps // MIN_KNOT_SPACING)
 
 
-def _read_angles(data: bytes, coded: int) -> tuple[int, ...]:
-    if len(data) != 2 * (coded // 2):
-        raise FormatError(f"ROTN section is {len(data)} bytes for {coded} coded channels")
-    angles = struct.unpack(f"<{coded // 2}h", data)
-    if any(abs(a) > MAX_ANGLE for a in angles):
-        raise FormatError(f"ROTN: an angle beyond +-{MAX_ANGLE}")
-    return angles
+def _pack_angles(angles: tuple[tuple[int, ...], ...], coded: int, steps: int) -> bytes:
+    if len(angles) != coded // 2 or not all(1 <= len(k) <= max_knots(steps) for k in angles):
+        raise ValueError(f"rotation: {coded // 2} pairs, 1 to {max_knots(steps)} knots each")
+    if any(abs(a) > MAX_ANGLE for knots in angles for a in knots):
+        raise ValueError(f"rotation: angles |a| <= {MAX_ANGLE}")
+    return b"".join(_KNOTS.pack(len(k)) + struct.pack(f"<{len(k)}h", *k) for k in angles)
+
+
+def _read_angles(data: bytes, coded: int, steps: int) -> tuple[tuple[int, ...], ...]:
+    angles, at = [], 0
+    for _ in range(coded // 2):
+        if at + _KNOTS.size > len(data):
+            raise FormatError(f"ROTN section is {len(data)} bytes, cut at offset {at}")
+        [count] = _KNOTS.unpack_from(data, at)
+        if not 1 <= count <= max_knots(steps):
+            raise FormatError(f"ROTN: {count} knots at offset {at} (1 to {max_knots(steps)})")
+        at += _KNOTS.size
+        if at + 2 * count > len(data):
+            raise FormatError(f"ROTN section is {len(data)} bytes, cut at offset {at}")
+        knots = struct.unpack_from(f"<{count}h", data, at)
+        if any(abs(a) > MAX_ANGLE for a in knots):
+            raise FormatError(f"ROTN: an angle beyond +-{MAX_ANGLE} after offset {at}")
+        angles.append(knots)
+        at += 2 * count
+    if at != len(data):
+        raise FormatError(f"ROTN section is {len(data)} bytes, its knots end at {at}")
+    return tuple(angles)
 
 
 def _pack_scales(scales: np.ndarray, coded: int) -> bytes:
@@ -228,7 +253,7 @@ def read_segment(
     [steps] = _LAYT.unpack(layout)
     if steps > frames // 4 + (1 << 16):
         raise FormatError(f"LAYT: {steps} latent steps for {frames} frames")
-    angles = _read_angles(rotation, model.coded_channels)
+    angles = _read_angles(rotation, model.coded_channels, steps)
     if (NOISE in sections or SCALES in sections) and len(set(model.bins)) > 1:
         raise FormatError("NOIS and SCAL need one frame length for every coded channel")
     if not decode_indices:

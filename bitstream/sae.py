@@ -5,7 +5,7 @@ track (at most :data:`MAX_SEGMENT_FRAMES` frames) on its own, so that neither si
 holds more than a segment in memory. The first segment starts at frame 0, each next one
 where the one before it ends, and the last one says so: a file cut at a segment boundary
 is an error, not a shorter song. A segment is a :mod:`bitstream.container` with magic
-``b"SAE\\x1a"``, version 12, whose first section is ``HEAD`` (little-endian)::
+``b"SAE\\x1a"``, version 13, whose first section is ``HEAD`` (little-endian)::
 
     u32  sample rate (Hz)
     u8   channels of the original audio (1 or 2; mono is coded as two equal channels)
@@ -55,7 +55,7 @@ from typing import BinaryIO
 from bitstream.container import SAE_MAGIC, FormatError, bytes_left, read_container, write_container
 from bitstream.saem import DIGEST_SIZE, SharedModel
 
-VERSION = 12
+VERSION = 13
 SHARED_MODEL = b"MODL"  # the section naming a shared model by its digest
 SOURCE = b"SRCE"  # what the input was: the first segment's
 # the sample formats SRCE records, by code, as soundfile names them ("" for not recorded)

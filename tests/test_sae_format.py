@@ -45,7 +45,7 @@ def sample_segment(bins: tuple[int, ...] = (16, 8, 16)) -> FilterbankSegment:
         flat.remainders,
     )
     model = FilterbankModel(0.3, bins, weights, 0.001, tables)
-    return FilterbankSegment(model, 80, q, angles=(-1234,))
+    return FilterbankSegment(model, 80, q, angles=((-1234,),))
 
 
 def sections_of(segment: FilterbankSegment) -> list[tuple[bytes, bytes]]:
@@ -66,7 +66,7 @@ def test_file_round_trip():
     model_tags, segment_tags = ["QUAN", "WGTS", "CTXM", "TABL"], ["LAYT", "ROTN", "LATS"]
     assert list(segment.stored_bytes) == ["HEAD", *model_tags, *segment_tags]
     back = read_one(data)
-    assert back.angles == (-1234,)
+    assert back.angles == ((-1234,),)
     for channel, sent in zip(back.indices, sample.indices, strict=True):
         np.testing.assert_array_equal(channel, sent)
     model = back.model
@@ -134,8 +134,12 @@ def quan(step=0.3, bins=(16, 8, 16), coded=3) -> bytes:
         (b"LAYT", struct.pack("<I", 1 << 30), "latent steps for 300 frames"),
         (b"LAYT", struct.pack("<I", 81), "symbol stream"),
         (b"LAYT", b"\x00", "LAYT section is 1 bytes"),
-        (b"ROTN", b"\x00", "ROTN section is 1 bytes for 3 coded channels"),
-        (b"ROTN", struct.pack("<h", -(1 << 14) - 1), "an angle beyond"),
+        (b"ROTN", b"\x00", "ROTN section is 1 bytes, cut at offset 0"),
+        (b"ROTN", struct.pack("<Hh", 1, -(1 << 14) - 1), "an angle beyond"),
+        (b"ROTN", struct.pack("<Hhh", 2, 0, 0), r"2 knots at offset 0 \(1 to 1\)"),
+        (b"ROTN", struct.pack("<Hh", 0, 0), "0 knots at offset 0"),
+        (b"ROTN", struct.pack("<H", 1), "ROTN section is 2 bytes, cut at offset 2"),
+        (b"ROTN", struct.pack("<Hhx", 1, 0), "its knots end at 4"),
         (b"CTXM", b"\x00", "CTXM section"),
         (b"SCAL", bytes(3 * GROUPS - 1), "SCAL section is 23 bytes for 3 coded channels"),
         (b"SCAL", bytes([33]) + bytes(3 * GROUPS - 1), "an exponent beyond"),

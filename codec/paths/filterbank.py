@@ -184,7 +184,7 @@ def _rounded_cost(coefficients: np.ndarray, quality: float) -> tuple[float, floa
 
 def code_at(
     coefficients: list[np.ndarray],
-    angles: tuple[int, ...],
+    angles: tuple[tuple[int, ...], ...],
     signal: SegmentSignal,
     scales: np.ndarray | None,
     offsets: np.ndarray,
@@ -349,7 +349,7 @@ def latents_of(
     indices: tuple[np.ndarray, ...],
     step: float,
     steps: int,
-    angles: tuple[int, ...],
+    angles: tuple[tuple[int, ...], ...],
     dtype=np.float64,
     noise=None,
     scales=None,

@@ -18,7 +18,7 @@ import numpy as np
 from bitstream.context import channel_groups
 from codec.entropy_model import estimated_channel_bits
 from codec.quantizer import quality_to_lambda, quantizer_step, round_to_q0
-from codec.stereo import principal_angles, rotate
+from codec.stereo import KNOT_SPACINGS, knot_count, principal_angles, rotate
 from codec.transform import mdct
 
 FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song may use
@@ -26,21 +26,29 @@ FRAME_STEPS = (128, 256, 512, 1024)  # frame lengths along latent time a song ma
 
 def choose_rotation(
     latents: np.ndarray, quality: float, each_channel: bool = True
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The angle of each band pair (:mod:`codec.stereo`): its principal axes' where their
-    estimate costs less than mid and side's (a band whose stereo image is uncorrelated
-    only in some of its bins can lose by the turn), else 0; and with those turns, the
-    frame length of each coded channel (:func:`choose_frame_steps`)."""
-    principal = principal_angles(latents)
-    costs = _channel_costs([latents], quality)  # (lengths, channels)
-    if not any(principal):
-        return principal, _least(costs, each_channel)
-    turned_costs = _channel_costs([rotate(latents, principal)], quality)
-    half = len(principal)
-    pairs = [costs.min(0), turned_costs.min(0)]
-    turned = pairs[1][:half] + pairs[1][half:] < pairs[0][:half] + pairs[0][half:]
-    angles = tuple(angle if turn else 0 for angle, turn in zip(principal, turned, strict=True))
-    costs = np.where(np.concatenate([turned, turned]), turned_costs, costs)
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]:
+    """The angles of each band pair (:mod:`codec.stereo`), whichever costs least in the
+    estimate, the knots' bits counted: none (mid and side), the principal axes' of the
+    whole segment, or an angle that follows them from knot to knot, at either of
+    :data:`~codec.stereo.KNOT_SPACINGS` (a band whose stereo image is uncorrelated only in
+    some of its bins can lose by a turn); and with those
+    turns, the frame length of each coded channel (:func:`choose_frame_steps`)."""
+    half, steps = len(latents) // 2, latents.shape[1]
+    unturned = ((0,),) * half
+    options = [(unturned, _channel_costs([latents], quality))]
+    for knots in sorted({1, *(knot_count(steps, spacing) for spacing in KNOT_SPACINGS)}):
+        angles = principal_angles(latents, knots)
+        if any(any(each) for each in angles):
+            options.append((angles, _channel_costs([rotate(latents, angles)], quality)))
+    lam = quality_to_lambda(quality)
+    # each option's cost of each band pair: its two channels at their best lengths
+    pair_costs = np.array([
+        [c[:, b].min() + c[:, half + b].min() + lam * 16 * len(a[b]) for b in range(half)]
+        for a, c in options
+    ])  # fmt: skip
+    best = np.argmin(pair_costs, axis=0)
+    angles = tuple(options[o][0][b] for b, o in enumerate(best))
+    costs = np.stack([options[best[c % half]][1][:, c] for c in range(2 * half)], axis=1)
     return angles, _least(costs, each_channel)
 
 
