@@ -54,13 +54,19 @@ def sample_files() -> dict[str, bytes]:
     """For each coding path, a valid file of two short segments whose first segment
     records its source (sample format and tags), and a model file: the filterbank path's
     (an unfitted decoder: quick to decode) made of the file's first segment's model, the
-    learned path's trained for a few steps on the same audio."""
+    learned path's trained for a few steps on the same audio. The filterbank path's
+    file sweeps its sound from one side to the other, so that its first segment's
+    stereo angles change (ROTN knots)."""
     rate = 8000
     t = np.arange(rate // 2) / rate
     audio = 0.5 * np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 450 * t)], axis=1)
+    t = np.arange(3 * rate // 2) / rate
+    pan, sound = np.pi / 4 + 0.7 * (2 * t / 1.5 - 1), np.sin(2 * np.pi * 300 * t)
+    sweep = 0.4 * (sound + 0.5 * np.sin(2 * np.pi * 1230 * t))[:, None]
+    sweep = sweep * np.stack([np.cos(pan), np.sin(pan)], axis=1)
     # tuned to listen: its noise levels (NOIS) and scale factors (SCAL) are damaged too
     path, settings = FilterbankPath(frame_steps=64, tune="listen"), FitSettings(iterations=0)
-    data = compress(audio, rate, path=path, settings=settings, segment_frames=2500,
+    data = compress(sweep, rate, path=path, settings=settings, segment_frames=8000,
                     source=SAMPLE_SOURCE)  # fmt: skip
     first = next(read_segments(data))
     model = {tag: first.sections[tag] for tag in MODEL_SECTIONS}
@@ -77,10 +83,11 @@ def sample_files() -> dict[str, bytes]:
 
 # header fields that claim sizes, by section: offsets where a huge number is written (in
 # SRCE: the tag count, the first tag's name length and its value's length)
-# (QUAN: the coded channels, after the step; LAYT: the latent steps; NOIS: the length of
-# its table, after the 8 coded channels' 4 hole levels)
+# (QUAN: the coded channels, after the step; LAYT: the latent steps; ROTN: the first band
+# pair's knot count; NOIS: the length of its table, after the 8 coded channels' 4 hole
+# levels)
 SIZE_FIELDS = {b"HEAD": (5, 6, 10, 14, 18, 27), b"QUAN": (2, 4), b"LAYT": (0,),
-               b"SRCE": (1, 2, 8), b"NOIS": (37,)}  # fmt: skip
+               b"ROTN": (0,), b"SRCE": (1, 2, 8), b"NOIS": (37,)}  # fmt: skip
 
 
 def section_spans(data: bytes) -> list[tuple[int, int, bytes]]:
