@@ -248,9 +248,7 @@ def read_segment(
         raise FormatError(f"unknown sections {sorted(unknown)}")
     model = read_model(sections)
     layout, rotation, lats = require(sections, *SEGMENT_SECTIONS)
-    if len(layout) != _LAYT.size:
-        raise FormatError(f"LAYT section is {len(layout)} bytes, expected {_LAYT.size}")
-    [steps] = _LAYT.unpack(layout)
+    steps = _read_steps(layout)
     if steps > frames // 4 + (1 << 16):
         raise FormatError(f"LAYT: {steps} latent steps for {frames} frames")
     angles = _read_angles(rotation, model.coded_channels, steps)
@@ -272,6 +270,18 @@ def read_segment(
     noise = unpack_noise(sections[NOISE], stacked) if NOISE in sections else None
     scales = _read_scales(sections[SCALES], len(indices)) if SCALES in sections else None
     return FilterbankSegment(model, steps, tuple(indices), angles, noise, scales)
+
+
+def read_angles(sections: dict[bytes, bytes]) -> tuple[tuple[int, ...], ...]:
+    """Each band pair's knots (ROTN) in a segment's ``sections``, without its indices."""
+    quan, layout, rotation = require(sections, b"QUAN", b"LAYT", b"ROTN")
+    return _read_angles(rotation, _read_quan(quan)[2], _read_steps(layout))
+
+
+def _read_steps(layout: bytes) -> int:
+    if len(layout) != _LAYT.size:
+        raise FormatError(f"LAYT section is {len(layout)} bytes, expected {_LAYT.size}")
+    return _LAYT.unpack(layout)[0]
 
 
 def frame_count(steps: int, bins: int) -> int:

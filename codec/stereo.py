@@ -96,3 +96,15 @@ def rotate(
         mid, side = latents[band], latents[half + band]
         out[band], out[half + band] = cos * mid + sin * side, cos * side - sin * mid
     return out
+
+
+def turns_described(angles: tuple[tuple[int, ...], ...]) -> str:
+    """Each band pair's turn, lowest band first, as ``sae info`` shows it: an angle, or a
+    curve's knots and the range of their angles (degrees, each the axes' own, within
+    +-90)."""
+    described = []
+    for knots in angles:
+        low, high = np.array([min(knots), max(knots)]) * ANGLE_UNIT * 180 / np.pi
+        curve = f"{len(knots)} knots, {low:.1f} to {high:.1f} deg"
+        described.append(f"{low:.1f} deg" if len(knots) == 1 else curve)
+    return "; ".join(described)

@@ -3,7 +3,7 @@ import pytest
 
 from bitstream.filterbank import ANGLE_UNIT, read_segment
 from bitstream.sae import read_segments
-from codec import compress, decompress, snr_db
+from codec import compress, decompress, describe, snr_db
 from codec.paths.framing import choose_rotation
 from codec.stereo import angle_curve, knot_count, principal_angles, rotate
 
@@ -59,4 +59,5 @@ def test_a_song_whose_pan_moves_is_coded_with_a_curve_and_decodes():
     [segment] = read_segments(data)
     knots = read_segment(segment.sections, segment.header.frames, False).angles
     assert max(len(k) for k in knots) in (3, 23)
+    assert f"{max(len(k) for k in knots)} knots, " in describe(data)["stereo_turns"]
     assert snr_db(audio, decompress(data)[0]) > 15

@@ -44,6 +44,7 @@ from bitstream.filterbank import (
     FilterbankModel,
     FilterbankSegment,
     model_sections,
+    read_angles,
     read_model,
     read_segment,
     segment_sections,
@@ -77,7 +78,7 @@ from codec.rate import RATE_TOLERANCE, Candidate, off_target, search_rate
 from codec.refine import fit_synthesis
 from codec.segments import SegmentSignal, layout
 from codec.settings import FitSettings
-from codec.stereo import rotate
+from codec.stereo import rotate, turns_described
 from codec.transform import imdct, mdct
 
 NAME = "filterbank"
@@ -118,7 +119,8 @@ class FilterbankPath:
     def describe(self, sections: dict[bytes, bytes]) -> dict:
         model = read_model(sections)
         return {"arch": NAME, "coded_latent_channels": model.coded_channels,
-                "transform_bins": list(model.bins), "quantizer_step": model.step}  # fmt: skip
+                "transform_bins": list(model.bins), "quantizer_step": model.step,
+                "stereo_turns": turns_described(read_angles(sections))}  # fmt: skip
 
 
 def encode(
