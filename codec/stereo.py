@@ -83,7 +83,7 @@ def rotate(
 ) -> np.ndarray:
     """``latents`` (coded channels, steps) with each band pair turned by its angles, or,
     ``inverse``, turned back; ``latents`` themselves where no pair is turned."""
-    if not any(any(knots) for knots in angles):  # most bands of most songs: no pass at all
+    if not any(any(knots) for knots in angles):  # mono, or a mix that needs no turn: no pass
         return latents
     half = len(angles)
     out = latents.copy()
