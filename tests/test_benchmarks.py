@@ -11,7 +11,16 @@ from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
 from benchmarks.oracle import oracle_curve
 from benchmarks.rd import main, scorer_key
 from benchmarks.report import write_report
+from codec.cluster import connect
 from tests.helpers import synthetic_stereo
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> str:
+    """A running cluster's address, for the benchmark runs of this module: its worker
+    imports sae once, not once a run."""
+    with connect(1, None) as cluster:
+        yield cluster.client.scheduler.address
 
 
 def read_points(out) -> list[dict]:
@@ -57,13 +66,13 @@ def test_oracle_is_a_monotone_curve():
     assert np.all(np.diff(bits) > 0) and np.all(np.diff(snr) > 0)
 
 
-def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, capsys):
+def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, scheduler):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for seed in range(2):
         sf.write(corpus / f"track{seed}.wav", synthetic_stereo(seed=seed), 8000)
     out = tmp_path / "out"
-    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1"]
+    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1", "--scheduler", scheduler]
     assert main([*args, "--methods", "mdct", "flac", "oracle"]) == 0
     rows = read_points(out)
     assert {r["method"] for r in rows} == {"mdct", "flac", "oracle"}
@@ -108,11 +117,12 @@ def test_artist_benchmark_codes_every_track_three_ways(tmp_path):
     assert "break-even" in (out / "artist.md").read_text()
 
 
-def test_a_new_scorer_scores_again_without_coding_again(tmp_path, monkeypatch):
+def test_a_new_scorer_scores_again_without_coding_again(tmp_path, monkeypatch, scheduler):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     corpus.mkdir()
     sf.write(corpus / "track.wav", synthetic_stereo(seconds=1.5), 8000)
-    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1.2", "--methods", "flac"]
+    args = ["--corpus", str(corpus), "--out", str(out), "--excerpt", "1.2", "--methods", "flac",
+            "--scheduler", scheduler]  # fmt: skip
     assert main(args) == 0
     cached = next((out / "cache").glob("track__flac__*.json"))
     row = json.loads(cached.read_text())
