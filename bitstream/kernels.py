@@ -1,5 +1,7 @@
 """Compiled loops of the context coder (numba, cached on disk after the first run): the
-encoder's contexts of every index, and the decoder's per-bin step over all rows.
+encoder's contexts of every index, and the decoder's per-bin step over all rows. They let
+go of the interpreter's lock (``nogil``), so that the encoder can price its options on
+threads (:func:`codec.paths.framing.choose_rotation`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def _level_of(f):
     return 0 if f % CYCLE == 0 else (1 if f % CYCLE == CYCLE // 2 else 2)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def context_keys_of(k, context, quantizer):
     """One pass over ``k``, a row at a time: the trellis state along the row gives the
     quantizer, its last two magnitudes the near activity, and the frames ``DISTANCE``
@@ -60,7 +62,7 @@ def context_keys_of(k, context, quantizer):
                 m1, m2 = min(magnitude, NEAR_CAP), m1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def class_tables_of(k, rung, tables, chosen):
     """One pass over ``k``: the table of each remainder class, as the decoder picks it with
     :func:`bitstream.context.class_far` and :func:`bitstream.context.class_tables` (0 where
@@ -87,7 +89,7 @@ def class_tables_of(k, rung, tables, chosen):
                 chosen[c, f, j] = min(step + rung[c, f, j] // RUNGS_PER_CLASS_STEP, tables - 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def head_tables(state, m1, m2, far, base, adjust, level, rungs, probabilities, rung, chosen):
     """For one bin of every row: the rung that the row's context picks (into ``rung``) and
     its head table's probabilities (into the rows of ``chosen``)."""
@@ -100,7 +102,7 @@ def head_tables(state, m1, m2, far, base, adjust, level, rungs, probabilities, r
         chosen[r, :] = probabilities[2 * rung[r] + quantizer]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def advance_rows(head, state, m1, m2):
     """Each row's trellis state and near context after its head (its parity, its
     magnitude capped at NEAR_CAP: 3 and 4 stand for larger ones)."""

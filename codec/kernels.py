@@ -1,6 +1,8 @@
 """Compiled loops of the filterbank path (numba, cached on disk after the first run): the
 trellis search, the symbols of every index, and the decoder's transposed convolution.
-The integer ones give the same integers as the numpy they replaced.
+The integer ones give the same integers as the numpy they replaced. Those that run on one
+thread let go of the interpreter's lock (``nogil``), so that the encoder can price its
+options on threads (:func:`codec.paths.framing.choose_rotation`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bitstream.trellis import QUANTIZER_OF_STATE, STATES
 from codec.quantizer import INTO_PARITY, INTO_STATE
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def heads_and_classes_of(magnitude, head, size):
     """Head symbol and remainder class of each magnitude (codec.entropy_model)."""
     for i in range(len(magnitude)):
@@ -130,7 +132,7 @@ def trellis_search(
             state = from_state[j, state]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def pair_sums(k, context, envelope_keys, contexts, pairs):
     """Per (envelope, context) pair of the indices ``k``: the sum of their magnitudes (plus
     0.05 each, a floor for the scale's estimate) and their count, summed in array order."""
@@ -145,7 +147,7 @@ def pair_sums(k, context, envelope_keys, contexts, pairs):
     return total, count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung):
     """How often each head symbol is coded with each table (rung and quantizer); each
     index's rung into ``rung``."""
@@ -163,7 +165,7 @@ def symbol_counts(k, context, envelope_keys, rung_of_pair, contexts, rungs, rung
     return heads
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def index_bits_sum(k, context, rung, classes, heads, remainders):
     """The ideal code length of each channel of ``k``: each head under its table (rung
     and quantizer), a sign bit per non-zero index, each remainder's class under its table

@@ -13,6 +13,9 @@ True
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
 
 from bitstream.context import channel_groups
@@ -35,11 +38,18 @@ def choose_rotation(
     turns, the frame length of each coded channel (:func:`choose_frame_steps`)."""
     half, steps = len(latents) // 2, latents.shape[1]
     unturned = ((0,),) * half
-    options = [(unturned, _channel_costs([latents], quality))]
-    for knots in sorted({1, *(knot_count(steps, spacing) for spacing in KNOT_SPACINGS)}):
-        angles = principal_angles(latents, knots)
-        if any(any(each) for each in angles):
-            options.append((angles, _channel_costs([rotate(latents, angles)], quality)))
+    counts = sorted({1, *(knot_count(steps, spacing) for spacing in KNOT_SPACINGS)})
+    turned = [principal_angles(latents, knots) for knots in counts]
+    turns = [unturned, *(angles for angles in turned if any(any(each) for each in angles))]
+
+    def priced(angles) -> np.ndarray:
+        return _channel_costs([rotate(latents, angles) if angles != unturned else latents],
+                              quality)  # fmt: skip
+
+    # each option is priced on its own: on threads, as the estimate's compiled loops and
+    # numpy's large operations let go of the interpreter's lock
+    with ThreadPoolExecutor(min(len(turns), numba.get_num_threads())) as pool:
+        options = list(zip(turns, pool.map(priced, turns), strict=True))
     lam = quality_to_lambda(quality)
     # each option's cost of each band pair: its two channels at their best lengths
     pair_costs = np.array([
