@@ -75,14 +75,20 @@ def choose_frame_steps(
 def _channel_costs(latents: list[np.ndarray], quality: float) -> np.ndarray:
     """(lengths, channels): the estimated distortion + lambda x rate of each coded channel
     at each of :data:`FRAME_STEPS`."""
-    lam, step = quality_to_lambda(quality), quantizer_step(quality)
-    costs = []
-    for frame_steps in FRAME_STEPS:
-        coefficients = _pooled(latents, frame_steps)
-        indices = round_to_q0(coefficients, step)
-        error = np.sum((coefficients - 2 * indices * step) ** 2, axis=(1, 2))
-        costs.append(error + lam * estimated_channel_bits(indices))
-    return np.array(costs)
+    return np.array([_costs_at(latents, frame_steps, quality) for frame_steps in FRAME_STEPS])
+
+
+def _costs_at(latents: list[np.ndarray], frame_steps: int, quality: float) -> np.ndarray:
+    """Each coded channel's estimate at one frame length. It runs on several threads at
+    once, so it holds little: the error a channel at a time (the same sums), and the
+    coefficients let go before the tables are fitted."""
+    step = quantizer_step(quality)
+    coefficients = _pooled(latents, frame_steps)
+    indices = round_to_q0(coefficients, step)
+    pairs = zip(coefficients, indices, strict=True)
+    error = np.array([np.sum((c - 2 * i * step) ** 2) for c, i in pairs])
+    del coefficients, pairs
+    return error + quality_to_lambda(quality) * estimated_channel_bits(indices)
 
 
 def _least(costs: np.ndarray, each_channel: bool) -> tuple[int, ...]:
