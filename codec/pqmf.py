@@ -114,7 +114,7 @@ def design_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
     m = taps // (2 * bands)
     stopband = np.flatnonzero(np.linspace(0, np.pi, 1025) > 0.6 * np.pi / bands)
     # d F(w) / d p[n] = exp(-i w n): the response's derivative at each stopband bin
-    turns = np.exp(-2j * np.pi * np.outer(stopband, np.arange(taps)) / 2048)
+    phasors = np.exp(-2j * np.pi * np.outer(stopband, np.arange(taps)) / 2048)
 
     def whole(half: np.ndarray) -> np.ndarray:
         return np.concatenate([half, half[::-1]])  # linear phase
@@ -149,7 +149,7 @@ def design_prototype(bands: int = 4, taps: int = TAPS) -> np.ndarray:
         response = np.fft.rfft(prototype, 2048)[stopband]
         # d|F|/dp = Re(conj(F) dF/dp) / |F|, taken as 0 where F is 0 (a subgradient)
         size = np.abs(response)[:, None]
-        leak = np.real(np.conj(response)[:, None] * turns) / np.where(size > 0, size, np.inf)
+        leak = np.real(np.conj(response)[:, None] * phasors) / np.where(size > 0, size, np.inf)
         full = np.concatenate([*blocks, leak])
         return full[:, : taps // 2] + full[:, taps // 2 :][:, ::-1]
 
