@@ -36,8 +36,11 @@ from pathlib import Path
 import soundfile as sf
 
 from benchmarks.rd import AUDIO_SUFFIXES, ROOT
+from codec.cluster import MMAP_THRESHOLD
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # this tree's code, for sae and the workers
+# the workers of a running cluster, started as the README says (codec.cluster)
+WORKER_ENV = {**ENV, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
 
 
 def excerpts(corpora: list[Path], count: int, seconds: float, folder: Path) -> list[Path]:
@@ -149,7 +152,7 @@ def start_cluster(work: Path) -> tuple[str, list[subprocess.Popen], float]:
                                                ":0"), env=ENV, stdout=log, stderr=log)]  # fmt: skip
     for _ in range(2):
         processes.append(subprocess.Popen(dask_command("worker", address, "--nthreads", "1",
-                                                       "--no-dashboard"), env=ENV,
+                                                       "--no-dashboard"), env=WORKER_ENV,
                                           stdout=log, stderr=log))  # fmt: skip
     from distributed import Client
 

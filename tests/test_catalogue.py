@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from codec import compress_file, decompress_file
-from codec.cluster import NO_DASHBOARD, connect
+from codec.cluster import MMAP_THRESHOLD, NO_DASHBOARD, connect
 from tests.helpers import TINY_PATH, run, sae_command, sae_env, synthetic_stereo
 
 
@@ -190,4 +190,4 @@ def test_workers_started_here_take_large_arrays_from_the_heap(monkeypatch):
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     with connect(1, None) as cluster:
         found = cluster.client.run(lambda: __import__("os").environ.get("MALLOC_MMAP_THRESHOLD_"))
-    assert list(found.values()) == [str(32 << 20)]
+    assert list(found.values()) == [str(MMAP_THRESHOLD)]
