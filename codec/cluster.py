@@ -31,7 +31,8 @@ NO_DASHBOARD = {"dashboard": False, "dashboard_address": ":0"}
 # so each of the coder's large arrays is mapped, zeroed page by page and unmapped: a
 # worker coded 1.7 times slower than the same command in a shell, most of it system time.
 # Allocations up to 32 MiB (glibc's own ceiling for that threshold) come from the heap
-# again. Workers of a running cluster need the same variable (README, "A catalogue").
+# again. Workers of a running cluster need the same variable (README, "A catalogue on a
+# cluster").
 MMAP_THRESHOLD = 32 << 20
 LARGE_ALLOCATIONS = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}
 
