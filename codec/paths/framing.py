@@ -42,9 +42,8 @@ def choose_rotation(
     turned = [principal_angles(latents, knots) for knots in counts]
     turns = [unturned, *(angles for angles in turned if any(any(each) for each in angles))]
 
-    def priced(angles) -> np.ndarray:
-        return _channel_costs([rotate(latents, angles) if angles != unturned else latents],
-                              quality)  # fmt: skip
+    def priced(angles) -> np.ndarray:  # unturned: rotate gives the latents themselves
+        return _channel_costs([rotate(latents, angles)], quality)
 
     # each option is priced on its own: on threads, as the estimate's compiled loops and
     # numpy's large operations let go of the interpreter's lock; each thread holds its
