@@ -104,7 +104,7 @@ def split_heads(magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def spread(k: np.ndarray) -> np.ndarray:
     """``M(j-1) + 2 M(j) + M(j+1)`` of the magnitudes ``M = |k|`` along the bins (the last
     axis), int32: magnitudes stay below 2**(MAX_CLASS + 1), so sums of a few of them fit."""
-    m = np.abs(k).astype(np.int32)
+    m = np.abs(k).astype(np.int32, copy=False)  # no second copy: these are song-sized
     out = 2 * m
     out[..., 1:] += m[..., :-1]
     out[..., :-1] += m[..., 1:]

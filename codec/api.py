@@ -288,6 +288,7 @@ def decompress_file(
                 audio = decode_segment(segment)
                 write(audio)
                 frames += len(audio)
+                del audio  # written: the next segment's decoding need not hold it too
                 bar.update()
             bar.close()
     return frames, channels, rate

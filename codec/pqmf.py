@@ -250,12 +250,17 @@ def synthesize(latents: np.ndarray, synthesis: np.ndarray) -> np.ndarray:
     latents around it that reach it, so the blocks join exactly."""
     steps = latents.shape[1]
     reach = KERNEL // 2  # latent steps on either side that a block's output depends on
-    padded = np.pad(latents, ((0, 0), (reach, reach)))
     r = np.float32(1 / math.sqrt(2))
     audio = np.empty((2, STRIDE * steps), np.float32)
     for start in range(0, steps, SYNTHESIS_BLOCK):
         stop = min(start + SYNTHESIS_BLOCK, steps)
-        hidden = transposed_conv1d(padded[:, start : stop + 2 * reach], synthesis, 2, PADDING)
+        # the block and the latents that reach it, zeros beyond the ends (padded a block at
+        # a time: a padded copy of all the latents would be as large as the output)
+        low, high = start - reach, stop + reach
+        window = latents[:, max(low, 0) : min(high, steps)]
+        if low < 0 or high > steps:
+            window = np.pad(window, ((0, 0), (max(-low, 0), max(high - steps, 0))))
+        hidden = transposed_conv1d(window, synthesis, 2, PADDING)
         mid0, mid1, side0, side1 = hidden[:, 2 * reach : 2 * (reach + stop - start)]
         block = audio[:, STRIDE * start : STRIDE * stop]
         block[0, 0::2], block[0, 1::2] = r * (mid0 + side0), r * (mid1 + side1)

@@ -19,6 +19,8 @@ from functools import cache
 import numpy as np
 from scipy.fft import dct
 
+IMDCT_BLOCK = 1 << 17  # coefficients inverted at a time
+
 
 @cache
 def _window(hop: int) -> np.ndarray:
@@ -53,10 +55,16 @@ def imdct(coefficients: np.ndarray, length: int) -> np.ndarray:
     out = np.empty((len(rows), length))
     window = _window(hop)
     for row, signal in zip(rows, out, strict=True):
-        u1, u2 = np.split(dct(row, type=4, norm="ortho", axis=-1), 2, axis=-1)
-        # each frame's first half overlaps the previous frame's second half: add in place
+        # each frame's first half overlaps the previous frame's second half: add in place,
+        # a block of frames at a time (the DCT's temporaries are each as large as the row)
         added = np.zeros((frames + 1, hop))
-        added[:-1] = np.concatenate([u2, -u2[..., ::-1]], axis=-1) * window[:hop]
-        added[1:] -= np.concatenate([u1[..., ::-1], u1], axis=-1) * window[hop:]
+        block = max(IMDCT_BLOCK // hop, 1)
+        for start in range(0, frames, block):
+            stop = min(start + block, frames)
+            u1, u2 = np.split(dct(row[start:stop], type=4, norm="ortho", axis=-1), 2, axis=-1)
+            added[start:stop] += np.concatenate([u2, -u2[..., ::-1]], axis=-1) * window[:hop]
+            added[start + 1 : stop + 1] -= (
+                np.concatenate([u1[..., ::-1], u1], axis=-1) * window[hop:]
+            )
         signal[:] = added.reshape(-1)[hop : hop + length]
     return out.reshape(*coefficients.shape[:-2], length)

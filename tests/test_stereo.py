@@ -3,7 +3,7 @@ import pytest
 
 from bitstream.filterbank import ANGLE_UNIT, read_segment
 from bitstream.sae import read_segments
-from codec import compress, decompress, describe, snr_db
+from codec import compress, decompress, describe, snr_db, stereo
 from codec.paths.framing import choose_rotation
 from codec.stereo import angle_curve, knot_count, principal_angles, rotate
 
@@ -61,3 +61,13 @@ def test_a_song_whose_pan_moves_is_coded_with_a_curve_and_decodes():
     assert max(len(k) for k in knots) in (3, 23)
     assert f"{max(len(k) for k in knots)} knots, " in describe(data)["stereo_turns"]
     assert snr_db(audio, decompress(data)[0]) > 15
+
+
+def test_turning_in_place_or_a_block_at_a_time_changes_no_bit(monkeypatch):
+    latents = panned(3000, -0.6, 0.6).astype(np.float32)
+    angles = principal_angles(latents, 3)
+    turned = rotate(latents, angles, inverse=True)
+    assert np.array_equal(latents, panned(3000, -0.6, 0.6).astype(np.float32))  # untouched
+    monkeypatch.setattr(stereo, "ROTATION_BLOCK", 700)
+    assert rotate(latents, angles, inverse=True, in_place=True) is latents
+    assert np.array_equal(latents, turned)

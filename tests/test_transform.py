@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from bitstream.filterbank import frame_count as frames_in_the_format
+from codec import transform
 from codec.transform import frame_count, imdct, mdct
 
 
@@ -24,3 +25,11 @@ def test_orthonormal_energy_and_frequency_resolution():
     middle = coefficients[10:-10]
     assert np.all(np.argmax(np.abs(middle), axis=1) == 40)
     assert np.sum(middle[:, 38:43] ** 2) > 0.99 * np.sum(middle**2)
+
+
+def test_inverting_a_block_of_frames_at_a_time_changes_no_bit(monkeypatch):
+    x = np.random.default_rng(0).standard_normal((2, 5000))
+    coefficients = mdct(x, 64)
+    whole = imdct(coefficients, 5000)
+    monkeypatch.setattr(transform, "IMDCT_BLOCK", 3 * 64)  # three frames a block
+    assert np.array_equal(imdct(coefficients, 5000), whole)

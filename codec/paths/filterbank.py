@@ -375,7 +375,7 @@ def latents_of(
         if scales is not None:
             coefficients = coefficients * bin_scales(scales, rows.shape[1])[channel]
         latents[channel] = imdct(coefficients, steps)
-    return rotate(latents, angles, inverse=True)
+    return rotate(latents, angles, inverse=True, in_place=True)
 
 
 def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
@@ -396,4 +396,5 @@ def decode(sections: dict[bytes, bytes], frames: int) -> np.ndarray:
     layer = (start + model.weights[SYNTHESIS] * model.weight_step).astype(np.float32)
     latents = latents_of(segment.indices, model.step, steps, segment.angles, np.float32,
                          segment.noise, segment.scales)  # fmt: skip
+    del segment  # its indices, as large as the latents, are not needed to synthesize
     return synthesize(latents, layer)[:, left : left + frames]
