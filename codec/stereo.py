@@ -37,7 +37,7 @@ from bitstream.filterbank import ANGLE_UNIT, MAX_ANGLE, max_knots
 # each band pair, as the estimate prefers: 0.74 s and 93 ms at 44.1 kHz (a mix that
 # changes between a song's sections, or from one note to the next)
 KNOT_SPACINGS = (8192, 1024)
-ROTATION_BLOCK = 1 << 16  # latent steps turned at a time
+ROTATION_BLOCK = 1 << 14  # latent steps turned at a time: its temporaries stay in cache
 QUIET = 0.01  # a block below this share of a band's mean energy takes the segment's angle
 
 
@@ -95,12 +95,11 @@ def rotate(
     for band, knots in enumerate(angles):
         if not any(knots):
             continue
-        theta = (
-            angle_curve(knots, steps) if len(knots) > 1 else np.full(steps, knots[0] * ANGLE_UNIT)
-        )
+        curve = angle_curve(knots, steps) if len(knots) > 1 else None  # else one angle
         for start in range(0, steps, ROTATION_BLOCK):  # float64 temporaries a block long
             part = slice(start, start + ROTATION_BLOCK)
-            cos, sin = np.cos(theta[part]), np.sin(theta[part])
+            theta = knots[0] * ANGLE_UNIT if curve is None else curve[part]
+            cos, sin = np.cos(theta), np.sin(theta)
             sin = -sin if inverse else sin
             mid, side = latents[band, part], latents[half + band, part]
             # both sides are computed before either is stored: safe in place
