@@ -7,6 +7,7 @@ import soundfile as sf
 
 from benchmarks import mdct, rd
 from benchmarks.artist import main as artist_main
+from benchmarks.envelope import _conditional_entropy, charged_oracle_curve
 from benchmarks.metrics import aligned_snr, bd_rate, bd_snr, snr_at
 from benchmarks.oracle import oracle_curve
 from benchmarks.rd import main, scorer_key
@@ -64,6 +65,21 @@ def test_bjontegaard_deltas_of_shifted_curves():
 def test_oracle_is_a_monotone_curve():
     bits, snr = oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
     assert np.all(np.diff(bits) > 0) and np.all(np.diff(snr) > 0)
+
+
+def test_the_charged_oracle_pays_for_its_envelope_and_only_for_it():
+    free, charged, snr = charged_oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
+    bits, oracle_snr = oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
+    np.testing.assert_allclose(free, bits)
+    np.testing.assert_allclose(snr, oracle_snr)
+    assert np.all(charged > free) and np.all(np.diff(charged) > 0)
+
+
+def test_the_envelope_is_priced_by_its_conditional_entropy():
+    # a symbol that copies its context costs nothing; a fair coin within a context, a bit
+    contexts = np.array([0, 0, 1, 1, 2, 2, 2, 2])
+    assert _conditional_entropy(contexts, contexts) == 0
+    assert _conditional_entropy(np.array([0, 1, 0, 1, 5, 6, 5, 6]), contexts) == 8
 
 
 def test_benchmark_writes_its_outputs_and_reuses_its_cache(tmp_path, scheduler):
