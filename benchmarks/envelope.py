@@ -18,8 +18,9 @@ The distortion is the oracle's. Writes a table of SNR at rates and of BD-SNR (dB
 excerpts) against the oracle and the charged oracle.
 
 >>> audio = np.random.default_rng(0).standard_normal((44100, 2))
->>> bits, charged, snr = charged_oracle_curve(audio, [0.1])
->>> bool(charged[0] > bits[0]), round(float(snr[0]), 1)
+>>> charged, snr = charged_oracle_curve(audio, [0.1])
+>>> free, _ = oracle_curve(audio, [0.1])
+>>> bool(charged[0] > free[0]), round(float(snr[0]), 1)
 (True, 9.9)
 """
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from benchmarks.mdct import HOP, mid_side
 from benchmarks.metrics import bd_snr, snr_at
-from benchmarks.oracle import BAND
+from benchmarks.oracle import BAND, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from codec.transform import mdct
 
@@ -64,18 +65,14 @@ def _charged_bits(variances: np.ndarray, theta: float, step: float) -> float:
     return coefficients + _conditional_entropy(symbols, contexts)
 
 
-def charged_oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, ...]:
-    """(oracle's bits per sample, charged bits per sample, SNR dB) at each water level."""
+def charged_oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, np.ndarray]:
+    """(bits per sample, SNR dB) of the charged oracle at each water level: the SNR is
+    :func:`~benchmarks.oracle.oracle_curve`'s, the bits more."""
     coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
     variances = np.mean(coefficients.reshape(*coefficients.shape[:2], HOP // BAND, BAND) ** 2, -1)
     samples = audio.shape[0] * audio.shape[1]
-    energy = np.sum(coefficients**2)
-    free, charged, snr = [], [], []
-    for theta in thetas:
-        free.append(BAND * np.sum(np.log2(np.maximum(variances, theta) / theta)) / 2 / samples)
-        charged.append(min(_charged_bits(variances, theta, s) for s in STEPS) / samples)
-        snr.append(10 * np.log10(energy / (BAND * np.sum(np.minimum(variances, theta)))))
-    return np.array(free), np.array(charged), np.array(snr)
+    charged = [min(_charged_bits(variances, t, s) for s in STEPS) / samples for t in thetas]
+    return np.array(charged), oracle_curve(audio, thetas)[1]
 
 
 def _mean(values: list[float], tracks: int) -> str:
@@ -117,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         if path.stem not in points:
             continue
         audio, _ = load_excerpt(path, args.excerpt)
-        free, charged, snr = charged_oracle_curve(audio, THETAS)
+        free, snr = oracle_curve(audio, THETAS)
+        charged, _ = charged_oracle_curve(audio, THETAS)
         bits, ours = np.array(points[path.stem]).T
         at = [
             [snr_at(b, s, r) for r in RATES] for b, s in ((free, snr), (charged, snr), (bits, ours))

@@ -68,11 +68,14 @@ def test_oracle_is_a_monotone_curve():
 
 
 def test_the_charged_oracle_pays_for_its_envelope_and_only_for_it():
-    free, charged, snr = charged_oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
-    bits, oracle_snr = oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
-    np.testing.assert_allclose(free, bits)
-    np.testing.assert_allclose(snr, oracle_snr)
-    assert np.all(charged > free) and np.all(np.diff(charged) > 0)
+    charged, snr = charged_oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
+    free, oracle_snr = oracle_curve(synthetic_stereo(), [1e-2, 1e-4, 1e-6])
+    np.testing.assert_array_equal(snr, oracle_snr)
+    # more bits than the oracle, by no more than its 64 symbols a frame could cost raw
+    frames = len(synthetic_stereo()) / 1024
+    assert np.all(charged > free) and np.all(
+        charged - free < 2 * frames * 64 * 8 / synthetic_stereo().size
+    )
 
 
 def test_the_envelope_is_priced_by_its_conditional_entropy():
