@@ -37,6 +37,7 @@ from benchmarks.mdct import HOP, mid_side
 from benchmarks.metrics import bd_snr, snr_at
 from benchmarks.oracle import BAND, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
+from benchmarks.report import _fmt
 from codec.transform import mdct
 
 STEPS = (0.5, 1.0, 1.5, 2.0)  # in log2 of the variance: 1.5, 3, 4.5 and 6 dB
@@ -73,16 +74,6 @@ def charged_oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, np.ndar
     samples = audio.shape[0] * audio.shape[1]
     charged = [min(_charged_bits(variances, t, s) for s in STEPS) / samples for t in thetas]
     return np.array(charged), oracle_curve(audio, thetas)[1]
-
-
-def _mean(values: list[float], tracks: int) -> str:
-    if not values:
-        return "—"
-    return f"{np.mean(values):.2f}" + ("" if len(values) == tracks else f" ({len(values)})")
-
-
-def _cells(values) -> list[str]:
-    return ["—" if v is None else f"{v:.2f}" for v in values]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,13 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         gains = [bd_snr(b, snr, bits, ours, (0.5, 4.0)) for b in (free, charged)]
         share = 1 - np.interp(0.0, np.log2(charged), free / charged)
         table.append((at, gains, share))
-        lines.append(f"| {path.stem} | " + " | ".join(" / ".join(_cells(a)) for a in at)
+        lines.append(f"| {path.stem} | " + " | ".join(" / ".join(_fmt(v, 2) for v in a) for a in at)
                      + f" | {gains[0]:+.2f} | {gains[1]:+.2f} | {share:.1%} |")  # fmt: skip
         print(lines[-1], flush=True)
     means = []
     for k in range(3):  # a rate's mean over the tracks that reach it, their count if not all
         reached = [[t[0][k][i] for t in table if t[0][k][i] is not None] for i in range(len(RATES))]
-        means.append(" / ".join(_mean(r, len(table)) for r in reached))
+        marks = [f" ({len(r)})" if 0 < len(r) < len(table) else "" for r in reached]
+        means.append(
+            " / ".join(
+                _fmt(np.mean(r) if r else None, 2, m) for r, m in zip(reached, marks, strict=True)
+            )
+        )
     lines.append("| **mean** | " + " | ".join(means)
                  + f" | {np.mean([t[1][0] for t in table]):+.2f} | "
                  f"{np.mean([t[1][1] for t in table]):+.2f} | "
