@@ -26,10 +26,8 @@ excerpts) against the oracle and the charged oracle.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +35,7 @@ from benchmarks.mdct import HOP, mid_side
 from benchmarks.metrics import bd_snr, snr_at
 from benchmarks.oracle import BAND, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
+from benchmarks.reference import points_parser
 from benchmarks.report import _fmt
 from codec.transform import mdct
 
@@ -77,11 +76,7 @@ def charged_oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, np.ndar
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.envelope", description=__doc__)
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--points", type=Path, required=True, help="benchmarks.rd's points.csv")
-    parser.add_argument("--excerpt", type=float, required=True, help="as benchmarks.rd ran")
-    parser.add_argument("--out", type=Path, required=True, help="the table, markdown")
+    parser = points_parser("python -m benchmarks.envelope", __doc__)
     parser.add_argument("--method", default="sae", help="a method of POINTS.csv")
     args = parser.parse_args(argv)
     points: dict[str, list[tuple[float, float]]] = {}

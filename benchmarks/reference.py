@@ -52,12 +52,19 @@ def bd_snr(rows: list[dict], low: float, high: float) -> tuple[dict[str, float],
     return tracks, float(mean[1]) if mean else float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.reference", description=__doc__)
+def points_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The arguments of a script that compares a ``benchmarks.rd`` result with something
+    computed on the same excerpts of the same folder, and writes a markdown table."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--points", type=Path, required=True, help="benchmarks.rd's points.csv")
     parser.add_argument("--excerpt", type=float, required=True, help="as benchmarks.rd ran")
     parser.add_argument("--out", type=Path, required=True, help="the table, markdown")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = points_parser("python -m benchmarks.reference", __doc__)
     parser.add_argument("--methods", nargs="+", default=["sae", "sae-listen", "mdct"])
     args = parser.parse_args(argv)
     saved = args.out.with_name(args.out.stem + "_points.csv")
