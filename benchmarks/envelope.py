@@ -18,8 +18,8 @@ The distortion is the oracle's. Writes a table of SNR at rates and of BD-SNR (dB
 excerpts) against the oracle and the charged oracle.
 
 >>> audio = np.random.default_rng(0).standard_normal((44100, 2))
->>> charged, snr = charged_oracle_curve(audio, [0.1])
->>> free, _ = oracle_curve(audio, [0.1])
+>>> free, snr = oracle_curve(audio, [0.1])
+>>> charged = charged_oracle_curve(audio, [0.1])
 >>> bool(charged[0] > free[0]), round(float(snr[0]), 1)
 (True, 9.9)
 """
@@ -36,7 +36,7 @@ from benchmarks.metrics import bd_snr, snr_at
 from benchmarks.oracle import BAND, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from benchmarks.reference import points_parser
-from benchmarks.report import _fmt
+from benchmarks.report import cell
 from codec.transform import mdct
 
 STEPS = (0.5, 1.0, 1.5, 2.0)  # in log2 of the variance: 1.5, 3, 4.5 and 6 dB
@@ -65,14 +65,14 @@ def _charged_bits(variances: np.ndarray, theta: float, step: float) -> float:
     return coefficients + _conditional_entropy(symbols, contexts)
 
 
-def charged_oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, np.ndarray]:
-    """(bits per sample, SNR dB) of the charged oracle at each water level: the SNR is
-    :func:`~benchmarks.oracle.oracle_curve`'s, the bits more."""
+def charged_oracle_curve(audio: np.ndarray, thetas) -> np.ndarray:
+    """Bits per sample of the charged oracle at each water level, where its SNR is
+    :func:`~benchmarks.oracle.oracle_curve`'s."""
     coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
     variances = np.mean(coefficients.reshape(*coefficients.shape[:2], HOP // BAND, BAND) ** 2, -1)
     samples = audio.shape[0] * audio.shape[1]
     charged = [min(_charged_bits(variances, t, s) for s in STEPS) / samples for t in thetas]
-    return np.array(charged), oracle_curve(audio, thetas)[1]
+    return np.array(charged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         audio, _ = load_excerpt(path, args.excerpt)
         free, snr = oracle_curve(audio, THETAS)
-        charged, _ = charged_oracle_curve(audio, THETAS)
+        charged = charged_oracle_curve(audio, THETAS)
         bits, ours = np.array(points[path.stem]).T
         at = [
             [snr_at(b, s, r) for r in RATES] for b, s in ((free, snr), (charged, snr), (bits, ours))
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         gains = [bd_snr(b, snr, bits, ours, (0.5, 4.0)) for b in (free, charged)]
         share = 1 - np.interp(0.0, np.log2(charged), free / charged)
         table.append((at, gains, share))
-        lines.append(f"| {path.stem} | " + " | ".join(" / ".join(_fmt(v, 2) for v in a) for a in at)
+        lines.append(f"| {path.stem} | " + " | ".join(" / ".join(cell(v, 2) for v in a) for a in at)
                      + f" | {gains[0]:+.2f} | {gains[1]:+.2f} | {share:.1%} |")  # fmt: skip
         print(lines[-1], flush=True)
     means = []
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         marks = [f" ({len(r)})" if 0 < len(r) < len(table) else "" for r in reached]
         means.append(
             " / ".join(
-                _fmt(np.mean(r) if r else None, 2, m) for r, m in zip(reached, marks, strict=True)
+                cell(np.mean(r) if r else None, 2, m) for r, m in zip(reached, marks, strict=True)
             )
         )
     lines.append("| **mean** | " + " | ".join(means)

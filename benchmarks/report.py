@@ -53,7 +53,8 @@ def _by(rows, *keys):
     return groups
 
 
-def _fmt(value, digits=1, suffix=""):
+def cell(value, digits=1, suffix="") -> str:
+    """A table cell: the value to ``digits`` places and ``suffix``, or a dash for None."""
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
 
@@ -93,7 +94,7 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
             ]
             values = [v for v in values if v is not None]
             mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
-            cells.append(_fmt(np.mean(values) if values else None, 1, mark))
+            cells.append(cell(np.mean(values) if values else None, 1, mark))
         mine = [r for r in rows if r["method"] == method]
         speed = []
         for kind in ("encode", "decode"):
@@ -102,7 +103,7 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
                 for r in mine
                 if r[f"{kind}_seconds"] > 0
             ]
-            speed.append(_fmt(np.median(ratios) if ratios else None, 1))
+            speed.append(cell(np.median(ratios) if ratios else None, 1))
         lags = sorted({r["lag"] for r in mine})
         lag = str(lags[0]) if len(lags) == 1 else f"{lags[0]} to {lags[-1]}"
         lines.append(f"| {METHODS[method].label} | " + " | ".join(cells + speed) + f" | {lag} |")
@@ -130,11 +131,11 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
                 snr, rate = bd_snr(*ref, *test, BD_WINDOW), bd_rate(*ref, *test, BD_WINDOW)
                 deltas[method][0].extend([snr] if snr is not None else [])
                 deltas[method][1].extend([rate] if rate is not None else [])
-                cells.append(f"{_fmt(snr, 2)} / {_fmt(rate, 1)}")
+                cells.append(f"{cell(snr, 2)} / {cell(rate, 1)}")
             lines.append(f"| {t} | " + " | ".join(cells) + " |")
         means = [
-            f"**{_fmt(np.mean(snrs) if snrs else None, 2)} / "
-            f"{_fmt(np.mean(rates) if rates else None, 1)}**"
+            f"**{cell(np.mean(snrs) if snrs else None, 2)} / "
+            f"{cell(np.mean(rates) if rates else None, 1)}**"
             for snrs, rates in deltas.values()
         ]
         lines.append("| **mean** | " + " | ".join(means) + " |")
@@ -196,7 +197,7 @@ def _mos_table(rows, per_method_track, methods, tracks) -> list[str]:
             values = [snr_at(*_track_curve(s, "visqol"), rate) for s in scored.values() if s]
             values = [v for v in values if v is not None]
             mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
-            cells.append(_fmt(np.mean(values) if values else None, 2, mark))
+            cells.append(cell(np.mean(values) if values else None, 2, mark))
         lines.append(f"| {METHODS[method].label} | " + " | ".join(cells) + " |")
     return lines
 
