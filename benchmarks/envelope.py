@@ -31,13 +31,11 @@ import sys
 
 import numpy as np
 
-from benchmarks.mdct import HOP, mid_side
 from benchmarks.metrics import bd_snr, snr_at
-from benchmarks.oracle import BAND, oracle_curve
+from benchmarks.oracle import BAND, banded, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from benchmarks.reference import points_parser
 from benchmarks.report import cell
-from codec.transform import mdct
 
 STEPS = (0.5, 1.0, 1.5, 2.0)  # in log2 of the variance: 1.5, 3, 4.5 and 6 dB
 THETAS = tuple(10.0 ** (-e / 8) for e in range(4, 70))
@@ -68,8 +66,7 @@ def _charged_bits(variances: np.ndarray, theta: float, step: float) -> float:
 def charged_oracle_curve(audio: np.ndarray, thetas) -> np.ndarray:
     """Bits per sample of the charged oracle at each water level, where its SNR is
     :func:`~benchmarks.oracle.oracle_curve`'s."""
-    coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
-    variances = np.mean(coefficients.reshape(*coefficients.shape[:2], HOP // BAND, BAND) ** 2, -1)
+    variances = np.mean(banded(audio) ** 2, -1)
     samples = audio.shape[0] * audio.shape[1]
     charged = [min(_charged_bits(variances, t, s) for s in STEPS) / samples for t in thetas]
     return np.array(charged)

@@ -22,11 +22,16 @@ from codec.transform import mdct
 BAND = 16
 
 
+def banded(audio: np.ndarray) -> np.ndarray:
+    """(channels, frames, bands, BAND) mid/side MDCT coefficients, a frame's bins in bands."""
+    coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
+    return coefficients.reshape(*coefficients.shape[:2], HOP // BAND, BAND)
+
+
 def oracle_curve(audio: np.ndarray, thetas) -> tuple[np.ndarray, np.ndarray]:
     """(bits per sample, SNR dB) of reverse water-filling at each water level in ``thetas``."""
-    coefficients = mdct(mid_side(np.asarray(audio, np.float64)), HOP)
-    variances = np.mean(coefficients.reshape(*coefficients.shape[:2], HOP // BAND, BAND) ** 2, -1)
-    variances = np.repeat(variances, BAND, axis=-1).ravel()
+    coefficients = banded(audio)
+    variances = np.repeat(np.mean(coefficients**2, -1), BAND, axis=-1).ravel()
     energy = np.sum(coefficients**2)
     samples = audio.shape[0] * audio.shape[1]
     bits, snr = [], []
