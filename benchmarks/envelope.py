@@ -35,7 +35,7 @@ from benchmarks.metrics import bd_snr, snr_at
 from benchmarks.oracle import BAND, banded, oracle_curve
 from benchmarks.rd import AUDIO_SUFFIXES, load_excerpt
 from benchmarks.reference import points_parser
-from benchmarks.report import cell
+from benchmarks.report import cell, mean_cell
 
 STEPS = (0.5, 1.0, 1.5, 2.0)  # in log2 of the variance: 1.5, 3, 4.5 and 6 dB
 THETAS = tuple(10.0 ** (-e / 8) for e in range(4, 70))
@@ -109,15 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {path.stem} | " + " | ".join(" / ".join(cell(v, 2) for v in a) for a in at)
                      + f" | {gains[0]:+.2f} | {gains[1]:+.2f} | {share:.1%} |")  # fmt: skip
         print(lines[-1], flush=True)
-    means = []
-    for k in range(3):  # a rate's mean over the tracks that reach it, their count if not all
-        reached = [[t[0][k][i] for t in table if t[0][k][i] is not None] for i in range(len(RATES))]
-        marks = [f" ({len(r)})" if 0 < len(r) < len(table) else "" for r in reached]
-        means.append(
-            " / ".join(
-                cell(np.mean(r) if r else None, 2, m) for r, m in zip(reached, marks, strict=True)
-            )
-        )
+    means = [  # each curve's mean at each rate over the tracks that reach it
+        " / ".join(mean_cell([t[0][k][i] for t in table], len(table), 2) for i in range(len(RATES)))
+        for k in range(3)
+    ]
     lines.append("| **mean** | " + " | ".join(means)
                  + f" | {np.mean([t[1][0] for t in table]):+.2f} | "
                  f"{np.mean([t[1][1] for t in table]):+.2f} | "

@@ -58,6 +58,14 @@ def cell(value, digits=1, suffix="") -> str:
     return "—" if value is None else f"{value:.{digits}f}{suffix}"
 
 
+def mean_cell(values, tracks: int, digits: int) -> str:
+    """The mean of ``values`` that are not None (the tracks that reach a rate), with their
+    count in brackets where fewer than ``tracks`` do; a dash where none does."""
+    reached = [v for v in values if v is not None]
+    mark = f" ({len(reached)})" if 0 < len(reached) < tracks else ""
+    return cell(np.mean(reached) if reached else None, digits, mark)
+
+
 def _track_curve(rows, field: str = "snr_db"):
     return np.array([r["bits_per_sample"] for r in rows]), np.array([r[field] for r in rows])
 
@@ -92,9 +100,7 @@ def write_report(rows: list[dict], out: Path, excerpt: float | None) -> None:
                 for t in tracks
                 if (method, t) in per_method_track
             ]
-            values = [v for v in values if v is not None]
-            mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
-            cells.append(cell(np.mean(values) if values else None, 1, mark))
+            cells.append(mean_cell(values, len(tracks), 1))
         mine = [r for r in rows if r["method"] == method]
         speed = []
         for kind in ("encode", "decode"):
@@ -195,9 +201,7 @@ def _mos_table(rows, per_method_track, methods, tracks) -> list[str]:
         cells = []
         for rate in MOS_RATES:
             values = [snr_at(*_track_curve(s, "visqol"), rate) for s in scored.values() if s]
-            values = [v for v in values if v is not None]
-            mark = f" ({len(values)})" if 0 < len(values) < len(tracks) else ""
-            cells.append(cell(np.mean(values) if values else None, 2, mark))
+            cells.append(mean_cell(values, len(tracks), 2))
         lines.append(f"| {METHODS[method].label} | " + " | ".join(cells) + " |")
     return lines
 
